@@ -1,13 +1,42 @@
-// swift-tools-version: 6.0
-// Minimal manifest from the hypervisor branch: the host-testable pure logic of the hypervisor
-// core (hypervisor/core/model) and its unit tests. The lead merges this with the main manifest.
+// swift-tools-version: 6.1
+// hvtrace: the trace format shared with the hypervisor, the host library, and the CLI.
+
 import PackageDescription
 
 let package = Package(
-  name: "hvtrace",
-  targets: [
-    // The same Swift files the Embedded hypervisor compiles, built for the host.
-    .target(name: "HypervisorModel", path: "hypervisor/core/model"),
-    .testTarget(name: "HypervisorModelTests", dependencies: ["HypervisorModel"]),
-  ]
+    name: "hvtrace",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "hvtrace", targets: ["hvtrace"]),
+        .library(name: "HVTrace", targets: ["HVTrace"]),
+        .library(name: "TraceFormat", targets: ["TraceFormat"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+    ],
+    targets: [
+        // The wire format: Foundation-free, Embedded-safe; the hypervisor compiles these same files.
+        .target(name: "TraceFormat", exclude: ["FORMAT.md"]),
+        // libzstd's streaming API.
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        // Reading and writing .hvt files, decoding, recording and the analyses.
+        .target(
+            name: "HVTrace",
+            dependencies: [
+                "TraceFormat", "CZstd",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        // The command-line tool, one subcommand per file.
+        .executableTarget(
+            name: "hvtrace",
+            dependencies: ["HVTrace", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat"]),
+        // The hypervisor core's pure logic (ESR decoding, stage-2 descriptors, MMIO decode, PSCI
+        // checks): the same files the Embedded hypervisor compiles, built for host unit tests.
+        .target(name: "HypervisorModel", dependencies: ["TraceFormat"], path: "hypervisor/core/model"),
+        .testTarget(name: "HypervisorModelTests", dependencies: ["HypervisorModel", "TraceFormat"]),
+    ]
 )

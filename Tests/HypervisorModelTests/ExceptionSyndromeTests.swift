@@ -1,24 +1,25 @@
 import Testing
+import TraceFormat
 @testable import HypervisorModel
 
 /// ESR_EL2 values as the hardware reports them, and what they must decode to.
 struct SyndromeVector: Sendable, CustomStringConvertible {
   let esr: UInt64
-  let exceptionClass: ExceptionClass
+  let exceptionClass: ExceptionClass?
   let instructionLength: UInt64
   var description: String { "ESR 0x" + String(esr, radix: 16) }
 }
 
 @Test("ESR_EL2 decodes to the exception class and instruction length", arguments: [
-  SyndromeVector(esr: 0x5A00_0000, exceptionClass: .hypervisorCall64, instructionLength: 4),
-  SyndromeVector(esr: 0x5E00_0000, exceptionClass: .secureMonitorCall64, instructionLength: 4),
-  SyndromeVector(esr: 0x9200_0046, exceptionClass: .dataAbortLowerLevel, instructionLength: 4),
-  SyndromeVector(esr: 0x9000_0046, exceptionClass: .dataAbortLowerLevel, instructionLength: 2),
-  SyndromeVector(esr: 0x0600_0000, exceptionClass: .waitForInterruptOrEvent, instructionLength: 4),
-  SyndromeVector(esr: 0x6232_0C61, exceptionClass: .systemRegisterAccess, instructionLength: 4),
-  SyndromeVector(esr: 0x8200_000F, exceptionClass: .instructionAbortLowerLevel, instructionLength: 4),
-  SyndromeVector(esr: 0x0200_0000, exceptionClass: .unknownReason, instructionLength: 4),
-  SyndromeVector(esr: 0x2E00_0000, exceptionClass: .unrecognized, instructionLength: 4),  // EC 0x0B: reserved
+  SyndromeVector(esr: 0x5A00_0000, exceptionClass: .hvc64, instructionLength: 4),
+  SyndromeVector(esr: 0x5E00_0000, exceptionClass: .smc64, instructionLength: 4),
+  SyndromeVector(esr: 0x9200_0046, exceptionClass: .dataAbortLower, instructionLength: 4),
+  SyndromeVector(esr: 0x9000_0046, exceptionClass: .dataAbortLower, instructionLength: 2),
+  SyndromeVector(esr: 0x0600_0000, exceptionClass: .wfx, instructionLength: 4),
+  SyndromeVector(esr: 0x6232_0C61, exceptionClass: .sysreg, instructionLength: 4),
+  SyndromeVector(esr: 0x8200_000F, exceptionClass: .instructionAbortLower, instructionLength: 4),
+  SyndromeVector(esr: 0x0200_0000, exceptionClass: .unknown, instructionLength: 4),
+  SyndromeVector(esr: 0x2E00_0000, exceptionClass: nil, instructionLength: 4),  // EC 0x0B: reserved
 ])
 func decodesExceptionClass(_ vector: SyndromeVector) {
   let syndrome = ExceptionSyndrome(rawValue: vector.esr)
@@ -32,7 +33,7 @@ func hypervisorCallImmediate() {
 }
 
 @Test("Building an ESR round-trips through decoding", arguments: [
-  ExceptionClass.unknownReason, .dataAbortSameLevel, .instructionAbortSameLevel, .hypervisorCall64,
+  ExceptionClass.unknown, .dataAbortCurrent, .instructionAbortCurrent, .hvc64,
 ])
 func buildsSyndrome(_ exceptionClass: ExceptionClass) {
   let syndrome = ExceptionSyndrome(exceptionClass: exceptionClass, iss: 0x10)

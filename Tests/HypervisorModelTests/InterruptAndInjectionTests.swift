@@ -1,4 +1,5 @@
 import Testing
+import TraceFormat
 @testable import HypervisorModel
 
 @Test("List registers encode ID, priority, state, group and the HW link", arguments: [
@@ -30,10 +31,10 @@ func vectorOffset(guestState: UInt64, expected: UInt64) {
 func injectedDataAbort() {
   let entry = GuestExceptionEntry(.dataAbort(address: 0x4800_0000, isWrite: true), guestState: 0x3C5)
   let syndrome = ExceptionSyndrome(rawValue: entry.syndrome)
-  #expect(syndrome.exceptionClass == .dataAbortSameLevel)
+  #expect(syndrome.exceptionClass == .dataAbortCurrent)
   #expect(syndrome.dataAbort.faultStatusCode == 0x10)
   #expect(syndrome.dataAbort.isWrite)
   #expect(entry.faultAddress == 0x4800_0000)
   let fromUser = GuestExceptionEntry(.dataAbort(address: 0, isWrite: false), guestState: 0)
-  #expect(ExceptionSyndrome(rawValue: fromUser.syndrome).exceptionClass == .dataAbortLowerLevel)
+  #expect(ExceptionSyndrome(rawValue: fromUser.syndrome).exceptionClass == .dataAbortLower)
 }

@@ -3,10 +3,11 @@ import CHAL
 /// VMs stay alive for the hypervisor's lifetime.
 var runningVMs: [VM] = []
 
-/// Entry from boot.S on CPU 0, MMU and caches on, x0 = DTB address from the loader (or 0).
+/// Entry from boot.S on CPU 0, MMU and caches on, x0 = DTB address from the loader (or 0),
+/// x1 = CNTPCT_EL0 read by the first instruction of `_start`.
 @_cdecl("hv_main")
-func hypervisorMain(_ deviceTreeAddress: UInt64) -> Never {
-  let entryCounter = CPU.counter()
+func hypervisorMain(_ deviceTreeAddress: UInt64, _ bootCounter: UInt64) -> Never {
+  let entryCounter = bootCounter
   Console.write("\r\nhvtrace hypervisor (Embedded Swift) at EL")
   Console.write(decimal: CPU.currentExceptionLevel())
   Console.write(CPU.el2TranslationAndCachesEnabled() ? ", EL2 MMU + caches on\r\n" : ", MMU OFF\r\n")
@@ -58,7 +59,7 @@ func hypervisorMain(_ deviceTreeAddress: UInt64) -> Never {
   let frequency = CPU.counterFrequency()
   Console.write("hv: boot-to-guest "); Console.write(decimal: handoff)
   Console.write(" counter ticks since reset ("); Console.write(decimal: handoff * 1_000_000 / frequency)
-  Console.write(" us; hv_main took "); Console.write(decimal: handoff - entryCounter)
+  Console.write(" us; from _start "); Console.write(decimal: handoff - entryCounter)
   Console.write(" ticks at "); Console.write(decimal: frequency / 1_000_000); Console.write(" MHz)\r\n")
   vm.vcpus[0].switchInAndRun()
 }

@@ -1,4 +1,5 @@
 import CHAL
+import TraceFormat
 
 /// What the hypervisor does after handling an exit.
 enum ExitAction: Equatable {
@@ -31,30 +32,30 @@ func handleLowerSynchronousExit(_ frame: UnsafeMutablePointer<TrapFrame>) {
 func dispatchSynchronousExit(_ syndrome: ExceptionSyndrome, frame: UnsafeMutablePointer<TrapFrame>,
                              vcpu: VCpu) -> ExitAction {
   switch syndrome.exceptionClass {
-  case .hypervisorCall64:
+  case .hvc64:
     // HVC: ELR_EL2 already points after the HVC (preferred return address).
     return handleHypervisorCall(frame: frame, viaSMC: false, vcpu: vcpu)
-  case .secureMonitorCall64:
+  case .smc64:
     // SMC trapped by HCR_EL2.TSC: ELR_EL2 points at the SMC itself; skip it first.
     skipTrappedInstruction(frame, syndrome)
     return handleHypervisorCall(frame: frame, viaSMC: true, vcpu: vcpu)
-  case .dataAbortLowerLevel:
+  case .dataAbortLower:
     // Stage-2 data abort: emulate MMIO or inject an external abort.
     return handleStage2DataAbort(syndrome, frame: frame, vcpu: vcpu)
-  case .instructionAbortLowerLevel:
+  case .instructionAbortLower:
     // Instruction fetch from an IPA without executable memory: external abort to the guest.
     Trace.stage2Fault(ipa: CPU.faultIntermediatePhysicalAddress(), syndrome: syndrome.rawValue, vcpu: vcpu)
     injectException(.instructionAbort(address: CPU.faultVirtualAddress()), frame: frame, vcpu: vcpu)
     return .resume
-  case .waitForInterruptOrEvent:
+  case .wfx:
     // WFI/WFE trapped by HCR_EL2.TWI/TWE.
     return handleWait(syndrome, frame: frame, vcpu: vcpu)
-  case .systemRegisterAccess:
+  case .sysreg:
     // MSR/MRS trapped by HCR_EL2.TACR (ACTLR_EL1) and friends.
     return handleSystemRegisterAccess(syndrome, frame: frame, vcpu: vcpu)
   default:
     // Anything else: log PC, ESR and the class name, then UNDEFINED into the guest.
-    Console.write("hv: unhandled exit "); Console.write(syndrome.exceptionClass.name)
+    Console.write("hv: unhandled exit "); Console.write(syndrome.exceptionClassName)
     Console.write(" pc="); Console.write(hex: frame.pointee.elr)
     Console.write(" esr="); Console.write(hex: syndrome.rawValue); Console.write("\r\n")
     injectException(.undefinedInstruction, frame: frame, vcpu: vcpu,
@@ -118,7 +119,7 @@ func handleLowerUnexpected(_ frame: UnsafeMutablePointer<TrapFrame>, _ vector: U
 func handleHypervisorPanic(_ frame: UnsafeMutablePointer<TrapFrame>, _ vector: UInt64) {
   let syndrome = ExceptionSyndrome(rawValue: CPU.exceptionSyndrome())
   Console.write("\r\nhv PANIC: exception at EL2, vector "); Console.write(decimal: vector)
-  Console.write(" ("); Console.write(syndrome.exceptionClass.name); Console.write(")\r\n")
+  Console.write(" ("); Console.write(syndrome.exceptionClassName); Console.write(")\r\n")
   Console.write("  ESR="); Console.write(hex: syndrome.rawValue)
   Console.write(" ELR="); Console.write(hex: frame.pointee.elr)
   Console.write(" FAR="); Console.write(hex: CPU.faultVirtualAddress())

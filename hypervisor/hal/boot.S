@@ -20,6 +20,7 @@
     .section .text.boot, "ax"
     .global _start
 _start:
+    mrs     x22, cntpct_el0             // boot timestamp: the hypervisor's first instruction
     mrs     x9, CurrentEL
     cmp     x9, #(2 << 2)               // must be EL2
     b.ne    park
@@ -48,7 +49,8 @@ _start:
     mov     x1, x20
     bl      set_per_cpu
     mov     x0, x19
-    bl      hv_main                     // never returns
+    mov     x1, x22
+    bl      hv_main                     // hv_main(dtb, boot timestamp), never returns
     b       park
 
 /* hal_secondary_entry(x0 = CPU index): PSCI CPU_ON target for secondary physical CPUs. */

@@ -13,4 +13,4 @@ if [ -n "$found" ]; then
   echo "$found" | head -20 >&2
   exit 1
 fi
-echo "check-nofp: $ELF has no FP/SIMD instructions ($("$OBJDUMP" -d "$ELF" | grep -c '^ ') instructions checked)"
+echo "check-nofp: $ELF has no FP/SIMD instructions ($("$OBJDUMP" -d "$ELF" | grep -cE '^[0-9a-f]+: ') instructions checked)"

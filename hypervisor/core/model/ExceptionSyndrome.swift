@@ -1,88 +1,7 @@
 // Pure decoding of ESR_EL2 (Arm ARM DDI 0487, D17.2.37 "ESR_EL2, Exception Syndrome Register
-// (EL2)"). No hardware access: the host test target compiles this file too.
-
-/// ESR_EL2.EC (bits [31:26]): why the guest left. Values not listed decode to `.unrecognized`.
-enum ExceptionClass: UInt8 {
-  case unknownReason = 0x00
-  case waitForInterruptOrEvent = 0x01
-  case coprocessor15Transfer = 0x03
-  case coprocessor15DoubleTransfer = 0x04
-  case coprocessor14Transfer = 0x05
-  case coprocessor14LoadStore = 0x06
-  case floatingPointAccess = 0x07
-  case coprocessor14DoubleTransfer = 0x0C
-  case branchTarget = 0x0D
-  case illegalExecutionState = 0x0E
-  case supervisorCall32 = 0x11
-  case hypervisorCall32 = 0x12
-  case secureMonitorCall32 = 0x13
-  case supervisorCall64 = 0x15
-  case hypervisorCall64 = 0x16
-  case secureMonitorCall64 = 0x17
-  case systemRegisterAccess = 0x18
-  case scalableVectorAccess = 0x19
-  case instructionAbortLowerLevel = 0x20
-  case instructionAbortSameLevel = 0x21
-  case programCounterAlignment = 0x22
-  case dataAbortLowerLevel = 0x24
-  case dataAbortSameLevel = 0x25
-  case stackPointerAlignment = 0x26
-  case floatingPointException32 = 0x28
-  case floatingPointException64 = 0x2C
-  case systemError = 0x2F
-  case breakpointLowerLevel = 0x30
-  case breakpointSameLevel = 0x31
-  case softwareStepLowerLevel = 0x32
-  case softwareStepSameLevel = 0x33
-  case watchpointLowerLevel = 0x34
-  case watchpointSameLevel = 0x35
-  case breakpointInstruction32 = 0x38
-  case breakpointInstruction64 = 0x3C
-  /// An EC value this table does not name (reserved or newer than Armv8.0).
-  case unrecognized = 0xFF
-
-  /// The EC as the Arm ARM names it, for logs.
-  var name: StaticString {
-    switch self {
-    case .unknownReason: "Unknown reason"
-    case .waitForInterruptOrEvent: "WFI/WFE"
-    case .coprocessor15Transfer: "MCR/MRC (CP15)"
-    case .coprocessor15DoubleTransfer: "MCRR/MRRC (CP15)"
-    case .coprocessor14Transfer: "MCR/MRC (CP14)"
-    case .coprocessor14LoadStore: "LDC/STC (CP14)"
-    case .floatingPointAccess: "SVE/SIMD/FP access"
-    case .coprocessor14DoubleTransfer: "MRRC (CP14)"
-    case .branchTarget: "Branch Target"
-    case .illegalExecutionState: "Illegal Execution state"
-    case .supervisorCall32: "SVC (AArch32)"
-    case .hypervisorCall32: "HVC (AArch32)"
-    case .secureMonitorCall32: "SMC (AArch32)"
-    case .supervisorCall64: "SVC (AArch64)"
-    case .hypervisorCall64: "HVC (AArch64)"
-    case .secureMonitorCall64: "SMC (AArch64)"
-    case .systemRegisterAccess: "MSR/MRS/System instruction"
-    case .scalableVectorAccess: "SVE access"
-    case .instructionAbortLowerLevel: "Instruction Abort (lower EL)"
-    case .instructionAbortSameLevel: "Instruction Abort (same EL)"
-    case .programCounterAlignment: "PC alignment fault"
-    case .dataAbortLowerLevel: "Data Abort (lower EL)"
-    case .dataAbortSameLevel: "Data Abort (same EL)"
-    case .stackPointerAlignment: "SP alignment fault"
-    case .floatingPointException32: "FP exception (AArch32)"
-    case .floatingPointException64: "FP exception (AArch64)"
-    case .systemError: "SError"
-    case .breakpointLowerLevel: "Breakpoint (lower EL)"
-    case .breakpointSameLevel: "Breakpoint (same EL)"
-    case .softwareStepLowerLevel: "Software Step (lower EL)"
-    case .softwareStepSameLevel: "Software Step (same EL)"
-    case .watchpointLowerLevel: "Watchpoint (lower EL)"
-    case .watchpointSameLevel: "Watchpoint (same EL)"
-    case .breakpointInstruction32: "BKPT (AArch32)"
-    case .breakpointInstruction64: "BRK (AArch64)"
-    case .unrecognized: "Unrecognized EC"
-    }
-  }
-}
+// (EL2)"). No hardware access: the host test target compiles this file too. The exception
+// classes themselves are TraceFormat's `ExceptionClass` (one table for hypervisor and reports).
+import TraceFormat
 
 /// ESR_EL2 split into EC, IL and ISS.
 struct ExceptionSyndrome: Equatable {
@@ -92,7 +11,10 @@ struct ExceptionSyndrome: Equatable {
 
   /// EC, bits [31:26].
   var exceptionClassBits: UInt8 { UInt8((rawValue >> 26) & 0x3F) }
-  var exceptionClass: ExceptionClass { ExceptionClass(rawValue: exceptionClassBits) ?? .unrecognized }
+  /// The named class, or nil for EC values the table does not name (reserved / newer).
+  var exceptionClass: ExceptionClass? { ExceptionClass(rawValue: exceptionClassBits) }
+  /// The class's name for logs ("UNRECOGNIZED" for unnamed values).
+  var exceptionClassName: StaticString { exceptionClass?.name ?? "UNRECOGNIZED" }
   /// IL, bit 25: the trapped instruction is 32 bits (1) or 16 bits (0).
   var instructionLength: UInt64 { (rawValue >> 25) & 1 == 1 ? 4 : 2 }
   /// ISS, bits [24:0].

@@ -1,3 +1,5 @@
+import TraceFormat
+
 // What an exception injected into a guest at EL1 looks like (Arm ARM D1.10 "Exception entry",
 // table D1-7 vector offsets). Pure: core/ExceptionInjection.swift applies it.
 
@@ -31,19 +33,19 @@ struct GuestExceptionEntry: Equatable {
     vectorOffset = fromEL0 ? 0x400 : (mode & 1 == 1 ? 0x200 : 0x000)
     switch exception {
     case .undefinedInstruction:
-      syndrome = ExceptionSyndrome(exceptionClass: .unknownReason,
+      syndrome = ExceptionSyndrome(exceptionClass: .unknown,
                                    instructionLength32: instructionLength32).rawValue
       faultAddress = nil
     case .dataAbort(let address, let isWrite):
       // DFSC 0b010000: synchronous external abort, not on a translation table walk.
       let iss: UInt32 = 0x10 | (isWrite ? 1 << 6 : 0)
       syndrome = ExceptionSyndrome(
-        exceptionClass: fromEL0 ? .dataAbortLowerLevel : .dataAbortSameLevel, iss: iss
+        exceptionClass: fromEL0 ? .dataAbortLower : .dataAbortCurrent, iss: iss
       ).rawValue
       faultAddress = address
     case .instructionAbort(let address):
       syndrome = ExceptionSyndrome(
-        exceptionClass: fromEL0 ? .instructionAbortLowerLevel : .instructionAbortSameLevel,
+        exceptionClass: fromEL0 ? .instructionAbortLower : .instructionAbortCurrent,
         iss: 0x10
       ).rawValue
       faultAddress = address

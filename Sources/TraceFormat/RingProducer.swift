@@ -1,0 +1,151 @@
+// The producer side of one CPU's ring: appends records to the open page, commits full pages and
+// publishes them to the consumer. The hypervisor runs this on every traced event; the synthetic
+// writer runs the very same code on the host, so tests exercise what the hypervisor executes.
+//
+// Publication protocol (FORMAT.md, "Memory ordering"):
+//   open:   page.sequence = openMarker; barrier; zero records; write header fields
+//   commit: write usedBytes/flags/eventCount; barrier; page.sequence = seq; barrier;
+//           ring.producerSequence = seq + 1            <- published last
+// The consumer reads producerSequence, then the pages below it, and re-reads each page's sequence
+// after copying it: a mismatch means the producer reopened the slot meanwhile (overwrite mode).
+
+/// What the producer needs from the platform it runs on.
+public protocol TracePlatform {
+    /// Orders all earlier stores before all later stores as seen by the consumer (`dmb ishst`).
+    static func storeBarrier()
+    /// Orders an earlier load before later loads and stores (`dmb ishld`).
+    static func loadBarrier()
+    /// The generic counter (CNTPCT_EL0) for page headers.
+    static func counterNow() -> UInt64
+}
+
+/// Appends events to one CPU's ring of pages inside a mapped trace region.
+public struct RingProducer<Platform: TracePlatform> {
+    public let region: UnsafeMutableRawPointer
+    public let layout: RegionHeader
+    public let cpu: Int
+    /// The open page, or the region base when no page is open (then `cursor > limit`).
+    @usableFromInline var page: UnsafeMutableRawPointer
+    /// Next write offset inside `page`.
+    @usableFromInline var cursor: Int
+    /// The last offset at which a full record still fits.
+    @usableFromInline var limit: Int
+    @usableFromInline var lastTimestamp: UInt64 = 0
+    @usableFromInline var pageEvents: UInt16 = 0
+    /// Records in the open page that are bookkeeping (`lostEvents`), not produced events.
+    @usableFromInline var pageMetaEvents: UInt16 = 0
+    @usableFromInline var pageFlags: UInt16 = 0
+    /// Sequence number of the open page, or of the next page to open.
+    public private(set) var sequence: UInt64 = 0
+    @usableFromInline var isOpen = false
+    /// Events dropped since the last page that could be opened (stop-when-full).
+    public private(set) var pendingLost: UInt64 = 0
+    /// All events handed to `record`, written or dropped, up to the last commit or drop.
+    public private(set) var producedEvents: UInt64 = 0
+    public private(set) var lostEvents: UInt64 = 0
+
+    /// Starts producing into `region` (whose header must already be stored) for `cpu`.
+    public init(region: UnsafeMutableRawPointer, layout: RegionHeader, cpu: Int) {
+        self.region = region
+        self.layout = layout
+        self.cpu = cpu
+        self.page = region
+        self.cursor = 1
+        self.limit = 0
+    }
+
+    @inline(__always)
+    var ring: UnsafeMutableRawPointer { region + RegionHeader.ringStateOffset(cpu: cpu) }
+
+    /// Appends `event` stamped with `timestamp`. Never fails: a full ring counts a lost event.
+    @inline(__always)
+    public mutating func record(_ event: TraceEvent, timestamp: UInt64) {
+        if _slowPath(cursor > limit) {
+            guard advance(timestamp: timestamp) else { return }
+        }
+        cursor = RecordEncoder.encode(event, delta: timestamp &- lastTimestamp, to: page, at: cursor)
+        lastTimestamp = timestamp
+        pageEvents &+= 1
+    }
+
+    /// Commits the open page if it holds anything, so the consumer sees it now (power-off, panic,
+    /// explicit flush). The next record opens a new page.
+    public mutating func flush() {
+        if isOpen && pageEvents > 0 { commit(partial: true) }
+    }
+
+    /// Commits the open page (if any) and opens the next one; false if the event must be dropped.
+    @inline(never)
+    @usableFromInline mutating func advance(timestamp: UInt64) -> Bool {
+        if isOpen { commit(partial: false) }
+        guard open(timestamp: timestamp) else {
+            pendingLost &+= 1
+            lostEvents &+= 1
+            producedEvents &+= 1
+            ring.storeBytes(of: lostEvents.littleEndian, toByteOffset: RingStateLayout.lostEvents, as: UInt64.self)
+            ring.storeBytes(of: producedEvents.littleEndian, toByteOffset: RingStateLayout.producedEvents, as: UInt64.self)
+            return false
+        }
+        return true
+    }
+
+    /// Opens the page for `sequence`; false when the ring is full in stop-when-full mode.
+    mutating func open(timestamp: UInt64) -> Bool {
+        let pages = UInt64(layout.pagesPerCPU)
+        let consumed = UInt64(littleEndian: ring.load(fromByteOffset: RingStateLayout.consumerSequence, as: UInt64.self))
+        Platform.loadBarrier()
+        if sequence &- consumed >= pages {
+            if layout.mode == .stopWhenFull { return false }
+            let overwritten = UInt64(littleEndian: ring.load(fromByteOffset: RingStateLayout.overwrittenPages, as: UInt64.self))
+            ring.storeBytes(of: (overwritten &+ 1).littleEndian, toByteOffset: RingStateLayout.overwrittenPages, as: UInt64.self)
+        }
+        page = region + layout.pageOffset(cpu: cpu, sequence: sequence)
+        page.storeBytes(of: PageHeader.openMarker, toByteOffset: PageHeaderLayout.sequence, as: UInt64.self)
+        Platform.storeBarrier()
+        let pageSize = Int(layout.pageSize)
+        (page + PageHeaderLayout.size).initializeMemory(as: UInt8.self, repeating: 0, count: pageSize - PageHeaderLayout.size)
+        pageFlags = pendingLost > 0 ? PageFlags.eventsLostBefore : 0
+        PageHeader(sequence: PageHeader.openMarker, timestamp: timestamp, counter: Platform.counterNow(),
+                   usedBytes: 0, cpu: UInt16(truncatingIfNeeded: cpu), flags: pageFlags, eventCount: 0).store(to: page)
+        ring.storeBytes(of: sequence.littleEndian, toByteOffset: RingStateLayout.openSequence, as: UInt64.self)
+        isOpen = true
+        cursor = PageHeaderLayout.size
+        limit = pageSize - maxRecordLength
+        lastTimestamp = timestamp
+        pageEvents = 0
+        pageMetaEvents = 0
+        if pendingLost > 0 {
+            cursor = RecordEncoder.encode(.lostEvents(count: pendingLost), delta: 0, to: page, at: cursor)
+            pageEvents = 1
+            pageMetaEvents = 1
+            pendingLost = 0
+        }
+        return true
+    }
+
+    /// Finishes the open page and publishes it (see the protocol at the top of this file).
+    mutating func commit(partial: Bool) {
+        let flags = pageFlags | (partial ? PageFlags.partial : 0)
+        page.storeBytes(of: UInt16(truncatingIfNeeded: cursor - PageHeaderLayout.size).littleEndian,
+                        toByteOffset: PageHeaderLayout.usedBytes, as: UInt16.self)
+        page.storeBytes(of: flags.littleEndian, toByteOffset: PageHeaderLayout.flags, as: UInt16.self)
+        page.storeBytes(of: pageEvents.littleEndian, toByteOffset: PageHeaderLayout.eventCount, as: UInt16.self)
+        producedEvents &+= UInt64(pageEvents - pageMetaEvents)
+        ring.storeBytes(of: producedEvents.littleEndian, toByteOffset: RingStateLayout.producedEvents, as: UInt64.self)
+        Platform.storeBarrier()
+        page.storeBytes(of: sequence.littleEndian, toByteOffset: PageHeaderLayout.sequence, as: UInt64.self)
+        Platform.storeBarrier()
+        sequence &+= 1
+        ring.storeBytes(of: sequence.littleEndian, toByteOffset: RingStateLayout.producerSequence, as: UInt64.self)
+        isOpen = false
+        page = region
+        cursor = 1
+        limit = 0
+    }
+}
+
+/// Prepares a region for producers: stores the header and zeroes every ring state.
+public func initializeTraceRegion(_ header: RegionHeader, at region: UnsafeMutableRawPointer) {
+    region.initializeMemory(as: UInt8.self, repeating: 0, count: Int(header.headerSize))
+    header.store(to: region)
+}

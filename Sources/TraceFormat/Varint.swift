@@ -1,0 +1,83 @@
+// Unsigned LEB128 varints and zigzag signed integers: the field encoding of every trace record.
+// Plain Swift with no Foundation so the hypervisor's Embedded build compiles this very file.
+
+/// The most bytes one varint can take (a full `UInt64` needs ten 7-bit groups).
+public let maxVarintLength = 10
+
+/// Writes LEB128 varints into a raw byte buffer.
+public enum Varint {
+    /// The number of bytes `value` takes when encoded.
+    @inline(__always)
+    public static func encodedLength(_ value: UInt64) -> Int {
+        // Each byte carries 7 bits; zero still takes one byte.
+        let significantBits = 64 - (value | 1).leadingZeroBitCount
+        return (significantBits + 6) / 7
+    }
+
+    /// Stores `value` at `pointer + offset` and returns the offset just past it.
+    /// The caller guarantees `maxVarintLength` writable bytes.
+    @inline(__always)
+    public static func store(_ value: UInt64, to pointer: UnsafeMutableRawPointer, at offset: Int) -> Int {
+        var remaining = value
+        var cursor = offset
+        while remaining >= 0x80 {
+            pointer.storeBytes(of: UInt8(truncatingIfNeeded: remaining) | 0x80, toByteOffset: cursor, as: UInt8.self)
+            remaining >>= 7
+            cursor += 1
+        }
+        pointer.storeBytes(of: UInt8(truncatingIfNeeded: remaining), toByteOffset: cursor, as: UInt8.self)
+        return cursor + 1
+    }
+
+    /// Reads a varint from `bytes` starting at `offset`, stopping at `end`.
+    /// Returns nil when the varint runs past `end` or is longer than ten bytes / overflows 64 bits.
+    @inline(__always)
+    public static func load(from bytes: UnsafeRawPointer, at offset: inout Int, end: Int) -> UInt64? {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        var cursor = offset
+        while cursor < end {
+            let byte = bytes.load(fromByteOffset: cursor, as: UInt8.self)
+            cursor += 1
+            if shift == 63 && byte > 1 { return nil }  // would overflow 64 bits
+            result |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 {
+                offset = cursor
+                return result
+            }
+            shift += 7
+            if shift > 63 { return nil }
+        }
+        return nil
+    }
+}
+
+/// Zigzag mapping so small negative numbers stay short as varints (0, -1, 1, -2 → 0, 1, 2, 3).
+public enum ZigZag {
+    @inline(__always)
+    public static func encode(_ value: Int64) -> UInt64 {
+        UInt64(bitPattern: (value << 1) ^ (value >> 63))
+    }
+
+    @inline(__always)
+    public static func decode(_ value: UInt64) -> Int64 {
+        Int64(bitPattern: value >> 1) ^ -Int64(bitPattern: value & 1)
+    }
+}
+
+/// SMCCC function ids (SMC Calling Convention, DEN0028, §2.5) keep the owner in bits 31:24 and the
+/// function number in bits 15:0, so as plain varints they always take five bytes. Rotating right by
+/// 24 puts the owner byte low and the function number above it: PSCI_VERSION (0x8400_0000) becomes
+/// 0x84 (two bytes). The mapping is a bijection on all 32-bit values.
+public enum FunctionIDPacking {
+    @inline(__always)
+    public static func pack(_ functionID: UInt32) -> UInt64 {
+        UInt64((functionID >> 24) | (functionID << 8))
+    }
+
+    @inline(__always)
+    public static func unpack(_ packed: UInt64) -> UInt32 {
+        let value = UInt32(truncatingIfNeeded: packed)
+        return (value << 24) | (value >> 8)
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+import HVTrace
+
+@main
+struct HVTraceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hvtrace",
+        abstract: "Record, decode and analyse hypervisor exit traces."
+    )
+}
