@@ -34,5 +34,9 @@ let package = Package(
             dependencies: ["HVTrace", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat"]),
+        // The hypervisor core's pure logic (ESR decoding, stage-2 descriptors, MMIO decode, PSCI
+        // checks): the same files the Embedded hypervisor compiles, built for host unit tests.
+        .target(name: "HypervisorModel", dependencies: ["TraceFormat"], path: "hypervisor/core/model"),
+        .testTarget(name: "HypervisorModelTests", dependencies: ["HypervisorModel", "TraceFormat"]),
     ]
 )
