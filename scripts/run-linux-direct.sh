@@ -8,9 +8,12 @@
 # under -icount, so the guest's clock is virtual time and repeatable.
 #
 # Usage: scripts/run-linux-direct.sh [--deterministic] [--timeout SECONDS] [--smp N]
-#                                    [--append "EXTRA ARGS"] [--shell] [--quiet]
+#                                    [--append "EXTRA ARGS"] [--memory SIZE] [--dtb FILE] [--shell] [--quiet]
 #   --deterministic   -icount shift=0,sleep=off, dtb-randomness=off, a fixed virtual RTC
 #   --timeout S       kill QEMU after S seconds (default 180); exit status 124 then
+#   --memory SIZE     guest RAM (-m, default 1G)
+#   --dtb FILE        give Linux this DTB instead of QEMU's own (QEMU still rewrites /chosen and
+#                     /memory in it); used to check the hypervisor's guest DTB on plain QEMU
 #   --shell           boot into the interactive busybox shell (hvtrace.shell=1), no timeout
 #   --quiet           print only the marker lines and the summary, not the whole console
 # Exit status: 0 when the workload's done marker was seen and QEMU exited by itself with 0.
@@ -27,15 +30,19 @@ smp=2
 extra_append=""
 shell=0
 quiet=0
+memory=1G
+dtb=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --deterministic) deterministic=1 ;;
         --timeout) timeout_seconds=${2:?}; shift ;;
         --smp) smp=${2:?}; shift ;;
         --append) extra_append=${2:?}; shift ;;
+        --memory) memory=${2:?}; shift ;;
+        --dtb) dtb=${2:?}; shift ;;
         --shell) shell=1 ;;
         --quiet) quiet=1 ;;
-        -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
         *) echo "run-linux-direct: unknown option '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -54,8 +61,9 @@ if [ "$deterministic" -eq 1 ]; then
 fi
 [ "$shell" -eq 1 ] && append="$append hvtrace.shell=1"
 [ -n "$extra_append" ] && append="$append $extra_append"
+[ -n "$dtb" ] && qemu_extra+=(-dtb "$dtb")
 
-qemu=(qemu-system-aarch64 -M "$machine" -cpu cortex-a72 -smp "$smp" -m 1G -nographic -no-reboot
+qemu=(qemu-system-aarch64 -M "$machine" -cpu cortex-a72 -smp "$smp" -m "$memory" -nographic -no-reboot
     -kernel "$linux_dir/Image" -initrd "$linux_dir/initramfs.cpio.gz" -append "$append"
     "${qemu_extra[@]}")
 
