@@ -2,12 +2,15 @@ import Testing
 import TraceFormat
 @testable import HypervisorModel
 
-@Test("List registers encode ID, priority, state, group and the HW link", arguments: [
+/// (virtual INTID, priority, physical INTID, EOI maintenance, expected register value)
+private let listRegisterCases: [(UInt32, UInt8, UInt32?, Bool, UInt32)] = [
   // PPI 30 linked to physical 30, priority 0xA0: HW | pINTID 30<<10 | pending | prio 0xA0>>3<<23 | 30
-  (UInt32(30), UInt8(0xA0), UInt32?(30), false, UInt32(0x9000_0000 | 0x14 << 23 | 30 << 10 | 30)),
+  (30, 0xA0, 30, false, 0x9000_0000 | (0x14 << 23) | (30 << 10) | 30),
   // virtual-only SPI 40 with EOI maintenance
-  (40, 0x80, nil, true, 0x1000_0000 | 0x10 << 23 | 1 << 19 | 40),
-])
+  (40, 0x80, nil, true, 0x1000_0000 | (0x10 << 23) | (1 << 19) | 40),
+]
+
+@Test("List registers encode ID, priority, state, group and the HW link", arguments: listRegisterCases)
 func listRegister(id: UInt32, priority: UInt8, hardware: UInt32?, eoi: Bool, expected: UInt32) {
   let lr = GICListRegister(virtualInterrupt: id, priority: priority, hardwareInterrupt: hardware,
                            maintenanceOnEOI: eoi)
