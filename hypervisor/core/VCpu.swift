@@ -18,9 +18,10 @@ final class VCpu {
   /// Guest registers while not running (and the initial state).
   var savedFrame = TrapFrame()
   var el1 = EL1Context()
-  /// Virtual MPIDR: bit 31 RES1, Aff0 = index.
+  /// Virtual MPIDR (VMPIDR_EL2, Arm ARM D17.2.158): bit 31 RES1, Aff0 = index; it matches
+  /// `reg` of /cpus/cpu@index in the guest's DTB and CPU_ON's target_cpu.
   var affinity: UInt64 { 0x8000_0000 | UInt64(index) }
-  let interrupts: VirtualInterruptState
+  let listRegisters: ListRegisterFile
   /// Exits per ESR_EL2.EC value (64 slots), and physical interrupts taken while running.
   let exitCounts: UnsafeMutablePointer<UInt64>
   var interruptExits: UInt64 = 0
@@ -29,7 +30,7 @@ final class VCpu {
     self.index = index
     self.vm = vm
     self.powerState = powerState
-    self.interrupts = VirtualInterruptState()
+    self.listRegisters = ListRegisterFile()
     exitCounts = UnsafeMutablePointer<UInt64>.allocate(capacity: 64)
     exitCounts.initialize(repeating: 0, count: 64)
   }
@@ -61,7 +62,7 @@ final class VCpu {
     vm.activateTranslation()
     VirtualizationControl.setVirtualIdentity(midr: CPU.mainID(), mpidr: affinity)
     el1.loadIntoHardware()
-    interrupts.loadIntoHardware()
+    listRegisters.loadIntoHardware()
     let slot = PerCPUData.frameSlot
     slot.pointee = savedFrame
     Trace.spanEnter(.vcpuSwitch, vcpu: self)
