@@ -34,5 +34,7 @@ let package = Package(
             dependencies: ["HVTrace", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat"]),
+        // Analyses (pairing, report, flame, compare) on event sequences of known distributions.
+        .testTarget(name: "AnalysisTests", dependencies: ["HVTrace"]),
     ]
 )
