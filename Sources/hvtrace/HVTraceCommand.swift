@@ -5,6 +5,7 @@ import HVTrace
 struct HVTraceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hvtrace",
-        abstract: "Record, decode and analyse hypervisor exit traces."
+        abstract: "Record, decode and analyse hypervisor exit traces.",
+        subcommands: [Report.self, Flame.self, Compare.self]
     )
 }

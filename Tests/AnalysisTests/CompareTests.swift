@@ -16,7 +16,6 @@ func twentyPercentSlowerReasonIsTheOnlyRegression(shape: ExitShape) {
         #expect(reason.verdict == (reason.reason == shape.reason ? .regression : .unchanged), "\(reason.reason)")
     }
     let p99 = comparison.reasons.first { $0.reason == shape.reason }!.metrics.first { $0.metric == "p99" }!
-    #expect(p99.significantIncrease)
     #expect(abs(p99.deltaPct! - 20) < 8)
 }
 

@@ -142,34 +142,45 @@ public struct Comparison: Equatable, Sendable, Codable {
     public var candidate: String
     /// Significance level for the Mann-Whitney test that the p50 and mean changes need.
     public var alpha: Double
-    /// Samples beyond a tail percentile (p90, p99) each side needs before its change can count.
-    public var minimumTailSamples: UInt64
+    /// Normal quantile of the distribution-free confidence intervals of p90 and p99 (2.576: 99 %).
+    public var tailConfidenceZ: Double
     public var reasons: [ReasonComparison]
 
     public var hasRegression: Bool { reasons.contains { $0.verdict == .regression } }
 
     /// Compares `candidate` against `base` reason by reason.
     public init(base: ExitReport, candidate: ExitReport, baseName: String, candidateName: String,
-                policy: ThresholdPolicy = ThresholdPolicy(), alpha: Double = 0.01, minimumTailSamples: UInt64 = 10) {
+                policy: ThresholdPolicy = ThresholdPolicy(), alpha: Double = 0.01, tailConfidenceZ: Double = 2.576) {
         self.base = baseName
         self.candidate = candidateName
         self.alpha = alpha
-        self.minimumTailSamples = minimumTailSamples
+        self.tailConfidenceZ = tailConfidenceZ
         let baseRows = Dictionary(base.reasons.map { ($0.reason, $0) }, uniquingKeysWith: { a, _ in a })
         let candidateRows = Dictionary(candidate.reasons.map { ($0.reason, $0) }, uniquingKeysWith: { a, _ in a })
         let names = Set(baseRows.keys).union(candidateRows.keys).sorted()
         reasons = names.map { name in
             Comparison.compare(reason: name, base: baseRows[name], baseClock: base.trace.clockFrequencyHz,
                                candidate: candidateRows[name], candidateClock: candidate.trace.clockFrequencyHz,
-                               thresholds: policy.thresholds(for: name), alpha: alpha, minimumTailSamples: minimumTailSamples)
+                               thresholds: policy.thresholds(for: name), alpha: alpha, tailZ: tailConfidenceZ)
         }
         // Regressions first, then by reason name.
         let order: [CompareVerdict: Int] = [.regression: 0, .improvement: 1, .new: 2, .gone: 3, .unchanged: 4]
         reasons.sort { order[$0.verdict]! != order[$1.verdict]! ? order[$0.verdict]! < order[$1.verdict]! : $0.reason < $1.reason }
     }
 
+    /// A distribution-free confidence interval (ns) of the `quantile` of `row`: the values at the
+    /// order-statistic ranks n·q ± z·√(n·q·(1−q)).
+    static func confidenceInterval(_ row: ReportRow, quantile: Double, z: Double, clock: UInt64) -> ClosedRange<Double> {
+        let n = Double(row.histogram.totalCount)
+        let spread = z * (n * quantile * (1 - quantile)).squareRoot()
+        let low = UInt64(max(1, (n * quantile - spread).rounded(.down)))
+        let high = UInt64(min(n, (n * quantile + spread).rounded(.up) + 1))
+        let scale = 1e9 / Double(max(1, clock))
+        return Double(row.histogram.value(atRank: low)) * scale...Double(row.histogram.value(atRank: max(low, high))) * scale
+    }
+
     static func compare(reason: String, base: ReportRow?, baseClock: UInt64, candidate: ReportRow?, candidateClock: UInt64,
-                        thresholds: CompareThresholds, alpha: Double, minimumTailSamples: UInt64) -> ReasonComparison {
+                        thresholds: CompareThresholds, alpha: Double, tailZ: Double) -> ReasonComparison {
         let baseCount = base?.count ?? 0, candidateCount = candidate?.count ?? 0
         var result = ReasonComparison(
             reason: reason, verdict: .unchanged, baseCount: baseCount, candidateCount: candidateCount,
@@ -199,15 +210,19 @@ public struct Comparison: Equatable, Sendable, Codable {
             let delta = c - b
             let percent: Double? = b == 0 ? nil : delta * 100 / b
             let beyond = abs(delta) > thresholds.floorNs && (percent.map { abs($0) > thresholds.thresholdPct } ?? true)
-            // Tail percentiles need enough samples past them on both sides; central ones need the test.
-            let supported: Bool
+            // Central metrics need the Mann-Whitney test; tail percentiles need their confidence
+            // intervals (order statistics, from the buckets) not to overlap.
+            var increase = significant && test!.z > 0, decrease = significant && test!.z < 0
             if let tail {
-                let fewest = Double(min(base.count, candidate.count)) * (1 - tail)
-                supported = fewest >= Double(minimumTailSamples)
-                if beyond && !supported { notes.append("\(name) changed but has fewer than \(minimumTailSamples) tail samples") }
-            } else {
-                supported = significant
-                if beyond && !supported { notes.append("\(name) changed but is not significant (Mann-Whitney)") }
+                let b = confidenceInterval(base, quantile: tail, z: tailZ, clock: baseClock)
+                let c = confidenceInterval(candidate, quantile: tail, z: tailZ, clock: candidateClock)
+                increase = c.lowerBound > b.upperBound
+                decrease = c.upperBound < b.lowerBound
+            }
+            let supported = delta > 0 ? increase : decrease
+            if beyond && !supported {
+                notes.append(tail == nil ? "\(name) moved but Mann-Whitney p ≥ \(alpha)"
+                                         : "\(name) moved but its confidence intervals overlap")
             }
             result.metrics.append(MetricChange(metric: name, baseNs: b, candidateNs: c, deltaNs: delta, deltaPct: percent,
                                                significantIncrease: beyond && supported && delta > 0,

@@ -178,19 +178,19 @@ extension PairingDiagnostics {
     public var entries: [DiagnosticEntry] {
         [
             DiagnosticEntry(name: "lost_events", severity: .warning, value: lostEvents,
-                            description: "events the producer dropped (lostEvents records)"),
+                            description: "events the producer dropped"),
             DiagnosticEntry(name: "unmatched_entry_followed_by_entry", severity: .warning, value: entriesFollowedByEntry,
-                            description: "exit entries followed by another entry on the same CPU (return lost)"),
+                            description: "entry followed by another entry (return lost)"),
             DiagnosticEntry(name: "unmatched_entry_cut_by_lost_data", severity: .warning, value: entriesCutByLostData,
-                            description: "exit entries still open when events were lost"),
+                            description: "entries open when events were lost"),
             DiagnosticEntry(name: "unmatched_entry_at_end", severity: .info, value: entriesOpenAtEnd,
-                            description: "exit entries still open at the end of the trace"),
+                            description: "entries open at the end of the trace"),
             DiagnosticEntry(name: "unmatched_return", severity: .warning, value: returnsWithoutEntry,
-                            description: "exit returns without an open entry (entry lost)"),
+                            description: "returns without an open entry (entry lost)"),
             DiagnosticEntry(name: "events_outside_exits", severity: .info, value: eventsOutsideExits,
-                            description: "handler events seen while no exit was open"),
+                            description: "handler events while no exit was open"),
             DiagnosticEntry(name: "non_monotonic_timestamps", severity: .error, value: nonMonotonicTimestamps,
-                            description: "timestamps earlier than the previous event on the same CPU"),
+                            description: "timestamps before the previous one on a CPU"),
         ]
     }
 }

@@ -97,18 +97,8 @@ public struct FlameDiff: Sendable {
         var text = "base total \(baseTotal) ticks, candidate total \(candidateTotal) ticks ("
         text += baseTotal == 0 ? "-" : String(format: "%+.1f%%", (Double(candidateTotal) - Double(baseTotal)) * 100 / Double(baseTotal))
         text += ")\n"
-        // The stack column is last and left-aligned, so render it by hand.
-        var widths = table.header.map(\.count)
-        for row in table.rows { for (index, cell) in row.enumerated() where index < 5 { widths[index] = max(widths[index], cell.count) } }
-        for row in [table.header] + table.rows {
-            var line = ""
-            for index in 0..<5 {
-                let cell = row[index]
-                let pad = String(repeating: " ", count: widths[index] - cell.count)
-                line += index == 0 ? cell + pad : "  " + pad + cell
-            }
-            text += line + "  " + row[5] + "\n"
-        }
+        table.leftAligned = [0, 5]
+        text += table.render()
         return text
     }
 }

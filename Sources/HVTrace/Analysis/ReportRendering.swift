@@ -8,10 +8,12 @@ public enum OutputFormat: String, CaseIterable, Sendable {
     case text, json, markdown
 }
 
-/// A column-aligned table: the first column left-aligned, the rest right-aligned.
+/// A column-aligned table: columns in `leftAligned` (the first by default) left-aligned, the rest
+/// right-aligned.
 struct TextTable {
     var header: [String]
     var rows: [[String]] = []
+    var leftAligned: Set<Int> = [0]
 
     func render(indent: String = "") -> String {
         var widths = header.map(\.count)
@@ -20,7 +22,8 @@ struct TextTable {
             var text = indent
             for (index, cell) in cells.enumerated() {
                 let pad = String(repeating: " ", count: widths[index] - cell.count)
-                if index == 0 { text += cell + pad } else { text += "  " + pad + cell }
+                let aligned = leftAligned.contains(index) ? cell + pad : pad + cell
+                text += index == 0 ? aligned : "  " + aligned
             }
             while text.hasSuffix(" ") { text.removeLast() }
             return text
@@ -30,7 +33,7 @@ struct TextTable {
 
     func markdown() -> String {
         var text = "| " + header.joined(separator: " | ") + " |\n"
-        text += "|" + header.indices.map { $0 == 0 ? " --- |" : " ---: |" }.joined() + "\n"
+        text += "|" + header.indices.map { leftAligned.contains($0) ? " --- |" : " ---: |" }.joined() + "\n"
         for row in rows { text += "| " + row.joined(separator: " | ") + " |\n" }
         return text
     }
@@ -82,8 +85,8 @@ extension ExitReport {
         for row in rows {
             let summary = inTicks ? row.ticks : row.nanoseconds
             table.rows.append((grouped ? [row.reason, row.group ?? "-"] : [row.reason])
-                + [summary.min, summary.p50, summary.p90, summary.p99, summary.p999, summary.max].map(Format.integer)
-                + [Format.decimal(summary.mean)])
+                + [summary.min, summary.p50, summary.p90, summary.p99, summary.p999, summary.max, summary.mean]
+                    .map(Format.integer))
         }
         return table
     }
@@ -114,7 +117,7 @@ extension ExitReport {
             text += markdown ? "**Warning: the trace is incomplete; numbers below count only what was seen.**\n\n"
                              : "!!! DATA QUALITY WARNING: the trace is incomplete; statistics cover paired exits only !!!\n"
         }
-        var table = TextTable(header: ["diagnostic", "severity", "value", "meaning"])
+        var table = TextTable(header: ["diagnostic", "severity", "value", "meaning"], leftAligned: [0, 1, 3])
         for entry in diagnostics where entry.value > 0 || entry.severity != .info {
             table.rows.append([entry.name, entry.severity.rawValue, String(entry.value), entry.description])
         }
