@@ -1,11 +1,12 @@
 import ArgumentParser
 import HVTrace
 
+/// The `hvtrace` root command: the single list of subcommands (one file each under Subcommands/).
 @main
 struct HVTraceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hvtrace",
         abstract: "Record, decode and analyse hypervisor exit traces.",
-        subcommands: [Report.self, Flame.self, Compare.self]
+        subcommands: [Report.self, Flame.self, Compare.self, Dump.self, Synth.self]
     )
 }

@@ -49,7 +49,7 @@ public struct ExitReason: Hashable, Comparable, Sendable {
             let value = UInt8(raw)
             if let asynchronous = AsynchronousExit(rawValue: value) { return asynchronous.name.description }
             if let exceptionClass = ExceptionClass(rawValue: value) { return exceptionClass.name.description }
-            return "EC_" + hex(UInt64(value), digits: 2)
+            return "EC_" + hexLiteral(UInt64(value), digits: 2)
         }
     }
 
@@ -61,7 +61,7 @@ public struct ExitReason: Hashable, Comparable, Sendable {
 }
 
 /// `0x` followed by `value` in upper-case hex, zero-padded to `digits`.
-func hex(_ value: UInt64, digits: Int = 1) -> String {
+func hexLiteral(_ value: UInt64, digits: Int = 1) -> String {
     let text = String(value, radix: 16, uppercase: true)
     return "0x" + String(repeating: "0", count: max(0, digits - text.count)) + text
 }
@@ -106,7 +106,7 @@ public enum HypercallNames {
 
     /// The function's name, or its id in hex.
     public static func name(_ functionID: UInt32) -> String {
-        table[functionID] ?? hex(UInt64(functionID), digits: 8)
+        table[functionID] ?? hexLiteral(UInt64(functionID), digits: 8)
     }
 }
 

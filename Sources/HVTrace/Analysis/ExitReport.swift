@@ -279,7 +279,7 @@ public struct ReportBuilder: ExitSink {
                           hypervisorNs: Double(totalTicks) * nanosecondsPerTick,
                           exitsPerSecond: durationNs > 0 ? Double(totalExits) / (durationNs / 1e9) : 0),
             reasons: reasons, grouping: grouping == .reason ? nil : grouping, groups: groups, pairing: pairing,
-            diagnostics: extraDiagnostics + pairing.entries)
+            diagnostics: extraDiagnostics + pairing.entries.filter { entry in !extraDiagnostics.contains { $0.name == entry.name } })
     }
 
     func makeRow(_ accumulator: LatencyAccumulator, reason: String, group: String?, totalExits: UInt64,

@@ -118,7 +118,9 @@ extension ExitReport {
                              : "!!! DATA QUALITY WARNING: the trace is incomplete; statistics cover paired exits only !!!\n"
         }
         var table = TextTable(header: ["diagnostic", "severity", "value", "meaning"], leftAligned: [0, 1, 3])
-        for entry in diagnostics where entry.value > 0 || entry.severity != .info {
+        let shown = diagnostics.filter { $0.value > 0 }
+        if shown.isEmpty { return text }
+        for entry in shown {
             table.rows.append([entry.name, entry.severity.rawValue, String(entry.value), entry.description])
         }
         text += markdown ? "\n" + table.markdown() : table.render(indent: "  ")

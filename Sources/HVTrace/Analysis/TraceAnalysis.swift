@@ -2,22 +2,17 @@
 
 import Foundation
 
-/// Where a trace-reading analysis gets its events from. The `.hvt` reader (issue 2) drives the sink
-/// page by page per CPU; until it is merged, only in-memory sequences can be analysed.
+/// Runs the analyses on `.hvt` files through `PageSource` (per-CPU page order, no global merge).
 public enum TraceAnalysis {
     /// Errors about which input to read.
     public enum InputError: Error, CustomStringConvertible {
         /// `traces/` has no `*.hvt` file to default to.
         case noTraceFound(directory: String)
-        /// `.hvt` decoding is not part of this build yet.
-        case traceReaderUnavailable(file: String)
 
         public var description: String {
             switch self {
             case let .noTraceFound(directory):
                 return "no *.hvt trace in \(directory)/; record one ('hvtrace record') or name a FILE"
-            case let .traceReaderUnavailable(file):
-                return "\(file): reading .hvt traces needs the trace-file reader, which this build does not have yet"
             }
         }
     }
@@ -42,11 +37,29 @@ public enum TraceAnalysis {
         public var cpuCount: Int
     }
 
-    /// Pairs every event of the trace at `path` (per-CPU order, page by page) into a sink made from the
-    /// trace's header, and returns the finished pairer with the decoder's diagnostics entries.
+    /// Pairs every event of the trace at `path` into a sink made from the trace's header, page by
+    /// page in file order (each CPU's pages in ring order: no merge across CPUs, memory flat), and
+    /// returns the finished pairer with the decoder's diagnostics. A page-sequence gap or a page cut
+    /// by a corrupt record is a discontinuity: the CPU's open exit is counted as unmatched.
     public static func run<Sink: ExitSink>(path: String, makeSink: (TraceClock) -> Sink) throws
         -> (pairer: ExitPairer<Sink>, diagnostics: [DiagnosticEntry], clock: TraceClock) {
-        throw InputError.traceReaderUnavailable(file: path)
+        let source = try PageSource(path: path)
+        let region = source.header.region
+        let clock = TraceClock(clockFrequency: region.clockFrequency, cpuCount: Int(region.cpuCount))
+        var pairer = ExitPairer(sink: makeSink(clock), cpuCount: clock.cpuCount)
+        var nextSequence = [UInt64?](repeating: nil, count: clock.cpuCount)
+        while let page = source.next() {
+            let cpu = Int(page.cpu)
+            if let expected = nextSequence[cpu], page.sequence != expected { pairer.noteDiscontinuity(cpu: cpu) }
+            nextSequence[cpu] = page.sequence &+ 1
+            var decoder = source.makeDecoder(page)
+            while let event = source.decodeNext(&decoder, page: page) {
+                pairer.consume(event.event, timestamp: event.timestamp, cpu: cpu)
+            }
+            if decoder.offset < PageHeaderLayout.size + Int(page.header.usedBytes) { pairer.noteDiscontinuity(cpu: cpu) }
+        }
+        pairer.finish()
+        return (pairer, source.diagnostics.entries, clock)
     }
 
     /// The report of the trace at `path`.
@@ -93,6 +106,21 @@ public enum TraceAnalysis {
     public static func write(_ text: String, to path: String) throws {
         do { try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
             throw AnalysisInputError.unreadable(file: path, reason: "cannot write: \(error.localizedDescription)")
+        }
+    }
+}
+
+extension DecodeDiagnostics {
+    /// Every decoder counter as report diagnostics entries (data loss is a warning).
+    public var entries: [DiagnosticEntry] {
+        DiagnosticKind.allCases.map { kind in
+            let severity: DiagnosticEntry.Severity
+            switch kind.severity {
+            case .info: severity = .info
+            case .dataLoss: severity = .warning
+            case .error: severity = .error
+            }
+            return DiagnosticEntry(name: kind.name, severity: severity, value: self[kind], description: kind.description)
         }
     }
 }
