@@ -9,7 +9,7 @@ struct OutputOptions: ParsableArguments {
     @Option(help: "Output format: text, json or markdown.")
     var format: OutputFormat = .text
 
-    @Option(help: ArgumentHelp("Write the output to PATH (through a temporary file and a rename) instead of stdout.",
+    @Option(name: [.short, .long], help: ArgumentHelp("Write the output to PATH (through a temporary file and a rename) instead of stdout.",
                                valueName: "PATH"))
     var output: String?
 

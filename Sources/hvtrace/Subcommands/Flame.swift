@@ -26,7 +26,7 @@ struct Flame: ParsableCommand {
     @Option(help: "Hide frames (or diff rows) below this percentage of the total.")
     var minPct: Double = 0
 
-    @Option(help: ArgumentHelp("Write the output to PATH (temporary file and rename) instead of stdout.", valueName: "PATH"))
+    @Option(name: [.short, .long], help: ArgumentHelp("Write the output to PATH (temporary file and rename) instead of stdout.", valueName: "PATH"))
     var output: String?
 
     func validate() throws {
