@@ -34,6 +34,8 @@ let package = Package(
             dependencies: ["HVTrace", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat"]),
+        // Analyses (pairing, report, flame, compare) on event sequences of known distributions.
+        .testTarget(name: "AnalysisTests", dependencies: ["HVTrace"]),
         // The hypervisor core's pure logic (ESR decoding, stage-2 descriptors, MMIO decode, PSCI
         // checks): the same files the Embedded hypervisor compiles, built for host unit tests.
         .target(name: "HypervisorModel", dependencies: ["TraceFormat"], path: "hypervisor/core/model"),
