@@ -34,5 +34,9 @@ let package = Package(
             dependencies: ["HVTrace", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat"]),
+        .testTarget(
+            name: "HVTraceTests",
+            dependencies: ["HVTrace", "CZstd", "hvtrace"]
+        ),
     ]
 )

@@ -55,8 +55,10 @@ public struct SyntheticGroundTruth: Sendable {
         /// Latencies (return − entry) in generation order.
         public var latencies: [UInt64] = []
         public var totalTicks: UInt64 = 0
-        /// Exits whose entry or return was dropped by a full ring.
+        /// Exits of which only the entry or only the return was recorded (the other was dropped).
         public var unmatched = 0
+        /// Exits dropped completely by a full ring.
+        public var lostEntirely = 0
         public var count: Int { latencies.count }
     }
 
@@ -228,8 +230,10 @@ public enum SyntheticTraceGenerator {
             let latency = stamps.last! - stamps.first!
             truth.reasons[reason, default: .init()].latencies.append(latency)
             truth.reasons[reason, default: .init()].totalTicks += latency
-        } else {
+        } else if recorded.first! || recorded.last! {
             truth.reasons[reason, default: .init()].unmatched += 1
+        } else {
+            truth.reasons[reason, default: .init()].lostEntirely += 1
         }
         guard recorded.allSatisfy({ $0 }) else {
             truth.exitsWithLoss += 1

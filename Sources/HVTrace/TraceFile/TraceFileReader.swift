@@ -129,6 +129,12 @@ public final class TraceFileReader {
         case .end:
             pagesWrittenAccordingToEnd = reader.u64()
             end = .complete
+            // Pull in the rest of the frame so a missing checksum (a cut in the last bytes) shows.
+            _ = window.require(window.available.count + 1)
+            if window.failure == nil && window.endedInsideFrame {
+                diagnostics.count(.truncatedFile, detail: "file ends at byte \(window.compressedFileOffset) inside the final zstd frame (its checksum is missing); every chunk was read")
+                end = .truncated(fileOffset: window.compressedFileOffset, streamOffset: window.streamOffsetOfEnd)
+            }
         case .page:
             break
         case nil:
