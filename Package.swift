@@ -40,5 +40,7 @@ let package = Package(
         // checks): the same files the Embedded hypervisor compiles, built for host unit tests.
         .target(name: "HypervisorModel", dependencies: ["TraceFormat"], path: "hypervisor/core/model"),
         .testTarget(name: "HypervisorModelTests", dependencies: ["HypervisorModel", "TraceFormat"]),
+        // The .hvt container, decoder, diagnostics, synthetic traces and dump against fixtures.
+        .testTarget(name: "HVTraceTests", dependencies: ["HVTrace", "CZstd", "hvtrace"]),
     ]
 )
