@@ -23,9 +23,9 @@ public final class PageSource {
     @usableFromInline let pageSize: Int
     private let cpuCount: Int
     /// Next expected sequence per CPU (nil before the CPU's first page).
-    private var expectedSequence: [UInt64?]
+    @exclusivity(unchecked) private var expectedSequence: [UInt64?]
     /// lost_events records seen per CPU (to compare with the final ring counters).
-    private var lostEventsRecorded: [UInt64]
+    @exclusivity(unchecked) private var lostEventsRecorded: [UInt64]
     private var finished = false
 
     public init(reader: TraceFileReader) {
