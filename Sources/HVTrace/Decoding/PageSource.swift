@@ -184,7 +184,8 @@ public final class PageSource {
                 reader.diagnostics.count(.lostEventsAtEnd, state.lostEvents - recorded,
                                          detail: "cpu \(state.cpu): ring counted \(state.lostEvents) lost, pages reported \(recorded)")
             }
-            if let expected = expectedSequence[Int(state.cpu)], state.producerSequence > expected {
+            let expected = expectedSequence[Int(state.cpu)] ?? 0
+            if state.producerSequence > expected {
                 reader.diagnostics.count(.lostPages, state.producerSequence - expected,
                                          detail: "cpu \(state.cpu): ring committed \(state.producerSequence) pages, file ends at sequence \(expected)")
             }
