@@ -42,5 +42,7 @@ let package = Package(
         .testTarget(name: "HypervisorModelTests", dependencies: ["HypervisorModel", "TraceFormat"]),
         // The .hvt container, decoder, diagnostics, synthetic traces and dump against fixtures.
         .testTarget(name: "HVTraceTests", dependencies: ["HVTrace", "CZstd", "hvtrace"]),
+        // Guests booted under the hypervisor in QEMU (skipped when QEMU or the images are missing).
+        .testTarget(name: "IntegrationTests"),
     ]
 )
