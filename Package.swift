@@ -34,5 +34,6 @@ let package = Package(
             dependencies: ["HVTrace", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat"]),
+        .testTarget(name: "RecordingTests", dependencies: ["HVTrace", "TraceFormat"]),
     ]
 )
