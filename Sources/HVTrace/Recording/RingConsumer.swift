@@ -274,30 +274,42 @@ public final class RingConsumer {
         guard var decoder = try? PageDecoder(bytes: bytes, pageSize: Int(header.pageSize), cpuCount: cpuCount) else {
             return false
         }
-        var recordsDecoded: UInt64 = 0
-        do {
-            while let timed = try decoder.next() {
-                recordsDecoded += 1
-                lastTimestamp[cpu] = timed.timestamp
-                eventsByID[Int(timed.event.id.rawValue)] += 1
-                switch timed.event {
-                case let .lostEvents(count):
-                    counters[cpu].lostEventRecords += 1
-                    counters[cpu].lostEventsReported += count
-                case let .exitEntry(ec, _, _):
-                    counters[cpu].decodedEvents += 1
-                    exitsByClass[Int(ec)] += 1
-                case .guestMarker:
-                    counters[cpu].decodedEvents += 1
-                    if markers.count < 4096 { markers.append(timed) }
-                default:
-                    counters[cpu].decodedEvents += 1
+        // Counted in locals and stored once per page: the per-event path touches no class storage.
+        var records: UInt64 = 0, lostRecords: UInt64 = 0, lostReported: UInt64 = 0
+        var timestamp = lastTimestamp[cpu]
+        var failed = false
+        eventsByID.withUnsafeMutableBufferPointer { byID in
+            exitsByClass.withUnsafeMutableBufferPointer { byClass in
+                do {
+                    while let timed = try decoder.next() {
+                        records += 1
+                        timestamp = timed.timestamp
+                        byID[Int(timed.event.id.rawValue)] += 1
+                        switch timed.event {
+                        case let .lostEvents(count):
+                            lostRecords += 1
+                            lostReported += count
+                        case let .exitEntry(ec, _, _):
+                            byClass[Int(ec)] += 1
+                        case .guestMarker:
+                            if markers.count < 4096 { markers.append(timed) }
+                        default:
+                            break
+                        }
+                    }
+                } catch {
+                    failed = true
                 }
             }
-        } catch {
+        }
+        lastTimestamp[cpu] = timestamp
+        counters[cpu].decodedEvents += records - lostRecords
+        counters[cpu].lostEventRecords += lostRecords
+        counters[cpu].lostEventsReported += lostReported
+        if failed {
             counters[cpu].pagesWithDecodeErrors += 1
             let declared = UInt64(decoder.header.eventCount)
-            counters[cpu].undecodableEvents += declared > recordsDecoded ? declared - recordsDecoded : 0
+            counters[cpu].undecodableEvents += declared > records ? declared - records : 0
         }
         return true
     }
