@@ -158,6 +158,9 @@ public final class RingConsumer {
 
     deinit { buffer.deallocate() }
 
+    /// Makes `sequence` the next page to consume on `cpu` (snapshots that re-read consumed pages).
+    func setNextSequence(cpu: Int, _ sequence: UInt64) { nextSequence[cpu] = sequence }
+
     public var cpuCount: Int { Int(header.cpuCount) }
 
     /// All CPUs' counters added up.
