@@ -1,0 +1,168 @@
+// Writes .hvt files: header, then chunks, all through one zstd stream. Output goes to a temporary
+// file beside the destination and is renamed into place by `close()`, so an error or a crash never
+// leaves a partial file under the final name.
+
+/// Streams a trace into an .hvt file.
+public final class TraceFileWriter {
+    /// The final path (exists only after a successful `close()`).
+    public let path: String
+    /// Where bytes go until `close()` renames it to `path`.
+    public let temporaryPath: String
+    public let header: TraceFileHeader
+    private var file: PosixFile?
+    private let compressor: ZstdCompressor
+    /// Uncompressed bytes waiting for the compressor (batched: compressing tiny inputs is slow).
+    /// Flushed once it holds `stagingThreshold` bytes; sized so one more chunk always fits.
+    private let staging: UnsafeMutableRawPointer
+    private var stagingCount = 0
+    private let stagingThreshold = 256 << 10
+    private let stagingCapacity = (256 << 10) + TraceFileLayout.maximumPayload + 64
+    /// Page chunks written so far (stored in the end chunk).
+    public private(set) var pagesWritten: UInt64 = 0
+    /// Record bytes (page headers excluded) of the pages written so far.
+    public private(set) var pageRecordBytes: UInt64 = 0
+    /// Uncompressed stream bytes so far.
+    public private(set) var streamBytes: UInt64 = 0
+    /// Compressed bytes written to disk so far.
+    public private(set) var fileBytes: UInt64 = 0
+
+    /// The default zstd level: measured best size/speed trade-off for trace pages (FORMAT.md).
+    public static let defaultCompressionLevel: Int32 = 9
+
+    /// Creates the temporary file and writes the header.
+    public init(path: String, header: TraceFileHeader, compressionLevel: Int32 = TraceFileWriter.defaultCompressionLevel) throws(TraceFileError) {
+        self.path = path
+        self.header = header
+        temporaryPath = path + ".partial-\(currentProcessID())"
+        do {
+            compressor = try ZstdCompressor(level: compressionLevel)
+        } catch {
+            throw TraceFileError(path: path, reason: error)
+        }
+        staging = .allocate(byteCount: stagingCapacity, alignment: 16)
+        file = try PosixFile.create(temporaryPath)
+        let body = header.encodedBody()
+        var preamble = ByteWriter()
+        preamble.u64(TraceFileLayout.magic)
+        preamble.u16(TraceFileLayout.majorVersion)
+        preamble.u16(TraceFileLayout.minorVersion)
+        preamble.u32(UInt32(body.count))
+        try append(preamble.bytes)
+        try append(body)
+    }
+
+    deinit {
+        staging.deallocate()
+        if file != nil {
+            file = nil
+            removeFile(temporaryPath)
+        }
+    }
+
+    /// Writes one drained page. `page` may be the whole ring page: it is trimmed to the header
+    /// plus its used bytes (clamped to `page.count` if the header's length is corrupt).
+    public func writePage(_ page: UnsafeRawBufferPointer, cpu: UInt16, sequence: UInt64) throws(TraceFileError) {
+        var length = page.count
+        if page.count >= PageHeaderLayout.size, let base = page.baseAddress {
+            let used = Int(PageHeader.load(from: base).usedBytes)
+            length = min(page.count, PageHeaderLayout.size + used)
+        }
+        // Built in place: this runs once per drained page.
+        var prefix = ByteWriter()
+        prefix.u8(ChunkType.page.rawValue)
+        prefix.u32(UInt32(TraceFileLayout.pageChunkPrefix + length))
+        prefix.u16(cpu)
+        prefix.u64(sequence)
+        try append(prefix.bytes)
+        try append(UnsafeRawBufferPointer(rebasing: page[0..<length]))
+        pagesWritten += 1
+        pageRecordBytes += UInt64(max(0, length - PageHeaderLayout.size))
+    }
+
+    /// Writes a ring's final counters.
+    public func writeRingState(_ state: RingStateSnapshot) throws(TraceFileError) {
+        try chunk(.ringState, payloadLength: RingStateSnapshot.payloadSize) { writer in
+            writer.u16(state.cpu)
+            for value in [state.producerSequence, state.consumerSequence, state.lostEvents, state.producedEvents,
+                          state.overwrittenPages, state.openSequence] {
+                writer.u64(value)
+            }
+        }
+    }
+
+    /// Promises that no page written after this holds an event stamped before `timestamp`.
+    public func writeWatermark(_ timestamp: UInt64) throws(TraceFileError) {
+        try chunk(.watermark, payloadLength: 8) { $0.u64(timestamp) }
+    }
+
+    /// Writes a chunk of a type this version does not define (for forward-compatibility tests).
+    public func writeRawChunk(type: UInt8, payload: [UInt8]) throws(TraceFileError) {
+        var writer = ByteWriter()
+        writer.u8(type)
+        writer.u32(UInt32(payload.count))
+        writer.bytes.append(contentsOf: payload)
+        try append(writer.bytes)
+    }
+
+    /// Writes the end chunk, finishes the zstd frame, syncs and renames the file into place.
+    public func close() throws(TraceFileError) {
+        try chunk(.end, payloadLength: 8) { $0.u64(pagesWritten) }
+        try flushStaging(end: true)
+        guard let file else { throw TraceFileError(path: path, reason: .writerClosed) }
+        do {
+            try file.sync()
+        } catch {
+            throw TraceFileError(path: temporaryPath, reason: error)
+        }
+        self.file = nil
+        try renameFile(from: temporaryPath, to: path)
+    }
+
+    /// Abandons the file: the temporary file is removed and nothing appears at `path`.
+    public func discard() {
+        file = nil
+        removeFile(temporaryPath)
+    }
+
+    private func chunk(_ type: ChunkType, payloadLength: Int, _ fill: (inout ByteWriter) -> Void) throws(TraceFileError) {
+        var writer = ByteWriter()
+        writer.bytes.reserveCapacity(TraceFileLayout.chunkHeaderSize + payloadLength)
+        writer.u8(type.rawValue)
+        writer.u32(UInt32(payloadLength))
+        fill(&writer)
+        precondition(writer.bytes.count == TraceFileLayout.chunkHeaderSize + payloadLength, "chunk length mismatch")
+        try append(writer.bytes)
+    }
+
+    private func append(_ bytes: [UInt8]) throws(TraceFileError) {
+        guard file != nil else { throw TraceFileError(path: path, reason: .writerClosed) }
+        precondition(bytes.count <= stagingCapacity - stagingCount, "chunk larger than the staging buffer")
+        bytes.withUnsafeBytes { raw in
+            if raw.count > 0 { (staging + stagingCount).copyMemory(from: raw.baseAddress!, byteCount: raw.count) }
+        }
+        stagingCount += bytes.count
+        streamBytes += UInt64(bytes.count)
+        if stagingCount >= stagingThreshold { try flushStaging(end: false) }
+    }
+
+    private func append(_ bytes: UnsafeRawBufferPointer) throws(TraceFileError) {
+        guard file != nil else { throw TraceFileError(path: path, reason: .writerClosed) }
+        precondition(bytes.count <= stagingCapacity - stagingCount, "chunk larger than the staging buffer")
+        if bytes.count > 0 { (staging + stagingCount).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+        stagingCount += bytes.count
+        streamBytes += UInt64(bytes.count)
+        if stagingCount >= stagingThreshold { try flushStaging(end: false) }
+    }
+
+    private func flushStaging(end: Bool) throws(TraceFileError) {
+        guard let file else { throw TraceFileError(path: path, reason: .writerClosed) }
+        do {
+            let input = UnsafeRawBufferPointer(start: staging, count: stagingCount)
+            fileBytes += UInt64(try compressor.compress(input, end: end, into: file))
+        } catch {
+            discard()
+            throw TraceFileError(path: temporaryPath, reason: error)
+        }
+        stagingCount = 0
+    }
+}
