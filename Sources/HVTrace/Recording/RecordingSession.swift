@@ -15,16 +15,62 @@ public struct RecordingMetadata: Equatable, Sendable {
     /// The hypervisor build id from the region header (high, low).
     public var buildIDHigh: UInt64
     public var buildIDLow: UInt64
-    /// Wall-clock time when the region appeared, seconds since the Unix epoch.
-    public var hostTimeSeconds: Int64
+    /// Wall-clock time when the region appeared, nanoseconds since the Unix epoch.
+    public var hostTimeNanoseconds: UInt64
+    /// Extra key/value pairs for the file header.
+    public var extra: [MetadataEntry] = []
+
+    public init(guestName: String, buildIDHigh: UInt64, buildIDLow: UInt64, hostTimeNanoseconds: UInt64 = wallClockNanoseconds(),
+                qemuCommandLine: String, extra: [MetadataEntry] = []) {
+        self.guestName = guestName
+        self.buildIDHigh = buildIDHigh
+        self.buildIDLow = buildIDLow
+        self.hostTimeNanoseconds = hostTimeNanoseconds
+        self.qemuCommandLine = qemuCommandLine
+        self.extra = extra
+    }
     /// The exact QEMU command line, shell-quoted.
     public var qemuCommandLine: String
 }
 
+/// CLOCK_REALTIME in nanoseconds since the Unix epoch.
+public func wallClockNanoseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}
+
 /// A recording's destination: pages as they are drained, then `finish` once.
 public protocol TraceOutput: TracePageSink {
-    /// Completes the file; returns the bytes written.
-    mutating func finish() throws -> UInt64
+    /// Completes the file with each ring's final state; returns the bytes written.
+    mutating func finish(ringStates: [RingStateSnapshot]) throws -> UInt64
+}
+
+/// Writes the drained pages into an .hvt file through `TraceFileWriter` (zstd streaming). Nothing
+/// appears under the final name unless `finish` succeeds.
+public final class HVTFileOutput: TraceOutput {
+    public let writer: TraceFileWriter
+
+    /// Creates the writer with a header built from the region header and the run's metadata.
+    public init(path: String, region: RegionHeader, metadata: RecordingMetadata,
+                compressionLevel: Int32 = TraceFileWriter.defaultCompressionLevel) throws(TraceFileError) {
+        let header = TraceFileHeader(
+            region: region, guestName: metadata.guestName,
+            buildID: hex16(metadata.buildIDHigh) + hex16(metadata.buildIDLow),
+            hostTimeNanoseconds: metadata.hostTimeNanoseconds,
+            qemuCommandLine: metadata.qemuCommandLine, extra: metadata.extra)
+        writer = try TraceFileWriter(path: path, header: header, compressionLevel: compressionLevel)
+    }
+
+    public func append(_ page: RingConsumer.Page) throws {
+        try writer.writePage(page.bytes, cpu: UInt16(page.cpu), sequence: page.sequence)
+    }
+
+    public func finish(ringStates: [RingStateSnapshot]) throws -> UInt64 {
+        for state in ringStates { try writer.writeRingState(state) }
+        try writer.close()
+        return writer.fileBytes
+    }
 }
 
 /// Everything `hvtrace record` / `run` can be told.
@@ -203,8 +249,9 @@ public enum RecordingSession {
 
         let metadata = RecordingMetadata(
             guestName: options.guest.rawValue, buildIDHigh: region.header.buildIDHigh,
-            buildIDLow: region.header.buildIDLow, hostTimeSeconds: Int64(time(nil)),
-            qemuCommandLine: command.commandLine)
+            buildIDLow: region.header.buildIDLow, qemuCommandLine: command.commandLine,
+            extra: [MetadataEntry(key: "recorder", value: "hvtrace record"),
+                    MetadataEntry(key: "deterministic", value: options.deterministic ? "yes" : "no")])
         var output = try openOutput(region.header, metadata)
         let drain = LiveDrain(consumer: region, policy: options.polling)
         var progress = ProgressLine(forced: options.quiet ? false : nil)
@@ -216,7 +263,7 @@ public enum RecordingSession {
         result.end = try endRun(qemu: qemu, reason: end!)
         // The producer is gone: what is committed is final, and the open pages can be read safely.
         try drain.finish(into: &output, recoverOpenPages: true)
-        result.outputBytes = try output.finish()
+        result.outputBytes = try output.finish(ringStates: (0..<region.cpuCount).map { region.ringState(cpu: $0) })
         result.consumer = region
         result.drainStatistics = drain.statistics
         result.seconds = MonotonicClock.now - start

@@ -67,19 +67,6 @@ public struct RingConsumerCounters: Equatable, Sendable {
     }
 }
 
-/// The producer-owned fields of one ring state, read at one moment.
-public struct RingStateSnapshot: Equatable, Sendable {
-    public var producerSequence: UInt64
-    public var consumerSequence: UInt64
-    /// Events dropped because the ring was full (stop-when-full).
-    public var lostEvents: UInt64
-    /// Events in committed pages plus dropped events.
-    public var producedEvents: UInt64
-    /// Pages the producer overwrote before the consumer had them, as the producer saw it.
-    public var overwrittenPages: UInt64
-    public var openSequence: UInt64
-}
-
 /// How one CPU's produced events divide up, after the producer has stopped and the ring is drained.
 /// `produced == decoded + dropped + inLostPages` holds by construction of `inLostPages`; a test or the
 /// summary checks the parts it can know independently (in stop-when-full mode `inLostPages` must be 0).
@@ -183,6 +170,7 @@ public final class RingConsumer {
     /// Reads the ring state of `cpu` (each field with acquire ordering).
     public func ringState(cpu: Int) -> RingStateSnapshot {
         RingStateSnapshot(
+            cpu: UInt16(cpu),
             producerSequence: ringField(cpu, RingStateLayout.producerSequence).pointee.load(ordering: .acquiring),
             consumerSequence: ringField(cpu, RingStateLayout.consumerSequence).pointee.load(ordering: .acquiring),
             lostEvents: ringField(cpu, RingStateLayout.lostEvents).pointee.load(ordering: .acquiring),
