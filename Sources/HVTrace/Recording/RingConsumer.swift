@@ -307,7 +307,8 @@ public final class RingConsumer {
 
     /// Recovers the page each CPU's producer still has open, for use only once the producer has
     /// stopped (QEMU exited, or a snapshot of a dead run): records up to the first zero id byte or the
-    /// first record that does not decode, flagged `PageFlags.uncommitted`, with the open sequence.
+    /// first record that does not decode, flagged `PageFlags.uncommitted`; `Page.sequence` is the open
+    /// sequence, the page header's sequence stays `PageHeader.openMarker`.
     /// Returns the pages recovered.
     @discardableResult
     public func recoverOpenPages<E: Error>(_ body: (Page) throws(E) -> Void) throws(E) -> Int {
@@ -334,7 +335,8 @@ public final class RingConsumer {
                 count += 1
             }
             guard count > 0 else { continue }
-            openHeader.sequence = state.openSequence
+            // The header keeps `PageHeader.openMarker` as its sequence (readers recognise an open
+            // page by it); the page's place in the ring travels beside it as `Page.sequence`.
             openHeader.usedBytes = UInt16(end)
             openHeader.eventCount = count
             openHeader.flags |= PageFlags.uncommitted
