@@ -38,9 +38,23 @@ public final class ChildProcess {
         if stdoutToStderr { posix_spawn_file_actions_adddup2(&actions, 2, 1) }
         let argv = ([executable] + arguments).map { strdup($0) }
         defer { argv.forEach { free($0) } }
+        // The child starts with no signals blocked and the stop signals at their default action,
+        // whatever this thread's mask is (test runners and dispatch threads block signals): QEMU
+        // must die on SIGTERM and on the terminal's SIGINT.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signalNumber in [SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT] { sigaddset(&defaults, signalNumber) }
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
         let result = (argv + [nil]).withUnsafeBufferPointer { argvPointer in
-            posix_spawnp(&pid, executable, &actions, nil, argvPointer.baseAddress!, environ)
+            posix_spawnp(&pid, executable, &actions, &attributes, argvPointer.baseAddress!, environ)
         }
         guard result == 0 else { throw .launchFailed(executable: executable, errno: result) }
         self.pid = pid

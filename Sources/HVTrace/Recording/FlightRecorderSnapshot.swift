@@ -45,7 +45,7 @@ public final class FlightRecorderSnapshot {
     /// Byte offset of the region in the file.
     public let regionOffset: UInt64
     public let consumer: RingConsumer
-    private let buffer: UnsafeMutableRawBufferPointer
+    private let buffer: RegionBuffer
 
     /// Reads the region from `path`. `layout` nil: an ELF core if the file starts with the ELF magic,
     /// else a raw RAM image with the region at `TraceRegion.ramFileOffset`.
@@ -79,24 +79,18 @@ public final class FlightRecorderSnapshot {
             throw .region(path: path, offset: offset, .regionLargerThanMapping(regionSize: header.regionSize, mapped: TraceRegion.maximumSize))
         }
         let size = Int(header.regionSize)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 4096)
-        let got = pread(fd, buffer.baseAddress, size, off_t(offset))
-        guard got == size else {
-            buffer.deallocate()
-            throw .shortRead(path: path, offset: offset, wanted: size, got: max(got, 0))
-        }
+        let buffer = RegionBuffer(size: size)
+        let got = pread(fd, buffer.base, size, off_t(offset))
+        guard got == size else { throw .shortRead(path: path, offset: offset, wanted: size, got: max(got, 0)) }
         do {
-            consumer = try RingConsumer(region: buffer.baseAddress!, length: size)
+            consumer = try RingConsumer(region: buffer.base, length: size, owner: buffer)
         } catch {
-            buffer.deallocate()
             throw .region(path: path, offset: offset, error)
         }
         self.path = path
         self.regionOffset = offset
         self.buffer = buffer
     }
-
-    deinit { buffer.deallocate() }
 
     /// Decodes what the flight recorder holds into `sink`: the committed pages from each ring's consumer
     /// sequence (or, with `includeConsumed`, every committed page still in the ring), then the open
@@ -142,6 +136,13 @@ public final class FlightRecorderSnapshot {
         }
         throw .noSegmentForRegion(path: path, physicalAddress: target)
     }
+}
+
+/// A region copied into memory of our own, freed when the last user lets go.
+final class RegionBuffer {
+    let base: UnsafeMutableRawPointer
+    init(size: Int) { base = .allocate(byteCount: size, alignment: 4096) }
+    deinit { base.deallocate() }
 }
 
 extension RingConsumer {

@@ -98,6 +98,8 @@ public struct RecordingOptions: Sendable {
     public var polling = PollingPolicy()
     /// Longest wait for the region header after QEMU starts (when no `timeout` is shorter).
     public var regionWaitSeconds = 60.0
+    /// The QEMU binary (tests substitute a script that plays QEMU's part on the RAM file).
+    public var qemuExecutable = "qemu-system-aarch64"
 
     public init(guest: GuestKind) { self.guest = guest }
 }
@@ -140,9 +142,11 @@ public enum RecordingSession {
             bootArguments.append("initrd_size=0x" + String(try fileSize(initramfs), radix: 16))
         }
         if let mode = options.mode { bootArguments.append("trace_mode=\(mode.name)") }
-        return QEMUCommand(ramFilePath: ramFilePath, hypervisorELF: hypervisor, guest: options.guest, images: images,
-                           extraBootArguments: bootArguments + options.extraBootArguments,
-                           deterministic: options.deterministic, cpuCount: options.cpuCount)
+        var command = QEMUCommand(ramFilePath: ramFilePath, hypervisorELF: hypervisor, guest: options.guest, images: images,
+                                  extraBootArguments: bootArguments + options.extraBootArguments,
+                                  deterministic: options.deterministic, cpuCount: options.cpuCount)
+        command.executable = options.qemuExecutable
+        return command
     }
 
     /// Runs `make -C <root>/hypervisor`, its output on our stderr.
@@ -212,10 +216,18 @@ public enum RecordingSession {
                 let waited = MonotonicClock.now - start
                 let ended = try endRun(qemu: qemu, reason: end)
                 if let lastHeaderError { throw lastHeaderError }
-                if case .interrupted = ended { result.end = ended; result.seconds = waited; return result }
-                throw RecordingError.regionNeverAppeared(path: ram.path, offset: TraceRegion.ramFileOffset,
-                                                         waitedSeconds: (waited * 10).rounded() / 10,
-                                                         qemuExited: qemu.poll() != nil)
+                switch ended {
+                case .interrupted:
+                    result.end = ended
+                    result.seconds = waited
+                    return result
+                case .timedOut, .producerFinished:
+                    throw RecordingError.regionNeverAppeared(path: ram.path, offset: TraceRegion.ramFileOffset,
+                                                             waitedSeconds: (waited * 10).rounded() / 10, qemuExited: false)
+                case .guestPoweredOff, .qemuEnded:
+                    throw RecordingError.regionNeverAppeared(path: ram.path, offset: TraceRegion.ramFileOffset,
+                                                             waitedSeconds: (waited * 10).rounded() / 10, qemuExited: true)
+                }
             }
             if MonotonicClock.now - start > options.regionWaitSeconds {
                 qemu.stop(grace: 5)
@@ -225,7 +237,7 @@ public enum RecordingSession {
             if ram.regionMagicPresent {
                 firstMagicSeen = firstMagicSeen ?? MonotonicClock.now
                 do {
-                    consumer = try RingConsumer(region: ram.region, length: ram.regionLength)
+                    consumer = try RingConsumer(region: ram.region, length: ram.regionLength, owner: ram)
                 } catch {
                     // The header may be half written; give the hypervisor 200 ms to finish it.
                     lastHeaderError = error
@@ -264,6 +276,8 @@ public enum RecordingSession {
         // The producer is gone: what is committed is final, and the open pages can be read safely.
         try drain.finish(into: &output, recoverOpenPages: true)
         result.outputBytes = try output.finish(ringStates: (0..<region.cpuCount).map { region.ringState(cpu: $0) })
+        // The result outlives the RAM file mapping: keep the counters, let go of the mapping.
+        region.detach()
         result.consumer = region
         result.drainStatistics = drain.statistics
         result.seconds = MonotonicClock.now - start

@@ -99,8 +99,12 @@ public final class RingConsumer {
         public var bytes: UnsafeRawBufferPointer
     }
 
-    public let region: UnsafeMutableRawPointer
+    /// The region base: inside the mapping until `detach()`, then a private copy of the header page.
+    public private(set) var region: UnsafeMutableRawPointer
     public let header: RegionHeader
+    /// Keeps the memory behind `region` alive (the RAM file mapping, a snapshot buffer).
+    private var owner: AnyObject?
+    private var detachedHeader: UnsafeMutableRawPointer?
     /// Next sequence number to consume, per CPU.
     public private(set) var nextSequence: [UInt64]
     public private(set) var counters: [RingConsumerCounters]
@@ -115,8 +119,9 @@ public final class RingConsumer {
     private let buffer: UnsafeMutableRawBufferPointer
 
     /// Validates the region header at `region` (`length` bytes are mapped there) and starts consuming
-    /// each ring at its current consumer sequence.
-    public init(region: UnsafeMutableRawPointer, length: Int) throws(RecordingError) {
+    /// each ring at its current consumer sequence. `owner` is kept alive as long as the consumer (or
+    /// until `detach()`), so the memory cannot go away under it.
+    public init(region: UnsafeMutableRawPointer, length: Int, owner: AnyObject? = nil) throws(RecordingError) {
         precondition(UInt16(1).littleEndian == 1, "the host must be little-endian like the trace region")
         let header: RegionHeader
         do {
@@ -133,6 +138,7 @@ public final class RingConsumer {
         }
         self.region = region
         self.header = header
+        self.owner = owner
         let cpus = Int(header.cpuCount)
         self.counters = Array(repeating: RingConsumerCounters(), count: cpus)
         self.lastTimestamp = Array(repeating: 0, count: cpus)
@@ -143,7 +149,26 @@ public final class RingConsumer {
         }
     }
 
-    deinit { buffer.deallocate() }
+    deinit {
+        buffer.deallocate()
+        detachedHeader?.deallocate()
+    }
+
+    /// Once the producer has stopped and everything is drained: copies the header page (region
+    /// header and ring states) into memory of our own and lets go of the mapping, so counters and
+    /// ring states stay readable after the RAM file is unmapped. Pages can no longer be drained.
+    public func detach() {
+        guard detachedHeader == nil else { return }
+        let size = Int(header.headerSize)
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+        copy.copyMemory(from: region, byteCount: size)
+        detachedHeader = copy
+        region = copy
+        owner = nil
+    }
+
+    /// Whether `detach()` has run.
+    public var isDetached: Bool { detachedHeader != nil }
 
     /// Makes `sequence` the next page to consume on `cpu` (snapshots that re-read consumed pages).
     func setNextSequence(cpu: Int, _ sequence: UInt64) { nextSequence[cpu] = sequence }
@@ -196,6 +221,7 @@ public final class RingConsumer {
     /// producer cannot keep this call from returning). Returns the pages copied.
     @discardableResult
     public func drain<E: Error>(cpu: Int, _ body: (Page) throws(E) -> Void) throws(E) -> Int {
+        precondition(!isDetached, "drain after detach()")
         let produced = ringField(cpu, RingStateLayout.producerSequence).pointee.load(ordering: .acquiring)
         var sequence = nextSequence[cpu]
         let pages = UInt64(header.pagesPerCPU)
@@ -312,6 +338,7 @@ public final class RingConsumer {
     /// Returns the pages recovered.
     @discardableResult
     public func recoverOpenPages<E: Error>(_ body: (Page) throws(E) -> Void) throws(E) -> Int {
+        precondition(!isDetached, "recoverOpenPages after detach()")
         var recovered = 0
         for cpu in 0..<cpuCount {
             let state = ringState(cpu: cpu)
