@@ -7,6 +7,6 @@ struct HVTraceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hvtrace",
         abstract: "Record, decode and analyse hypervisor exit traces.",
-        subcommands: [Dump.self, Synth.self, Record.self, Run.self, Snapshot.self]
+        subcommands: [Dump.self, Synth.self, Record.self, Run.self, Snapshot.self, FakeQEMU.self]
     )
 }

@@ -50,6 +50,8 @@ public struct LoadedImage: Equatable, Sendable {
 /// The complete QEMU invocation for one hypervisor run.
 public struct QEMUCommand: Equatable, Sendable {
     public var executable = "qemu-system-aarch64"
+    /// Words between the executable and QEMU's arguments (a wrapper such as `hvtrace fake-qemu --`).
+    public var executablePrefixArguments: [String] = []
     public var cpuCount = 2
     /// Guest RAM, which is also the size of the shared RAM file (QEMU virt RAM: 0x4000_0000–0x8000_0000).
     public var memoryBytes: UInt64 = 1 << 30
@@ -85,7 +87,10 @@ public struct QEMUCommand: Equatable, Sendable {
     }
 
     /// The arguments after the executable name.
-    public var arguments: [String] {
+    public var arguments: [String] { executablePrefixArguments + qemuArguments }
+
+    /// QEMU's own arguments.
+    public var qemuArguments: [String] {
         var machine = "virt,virtualization=on,gic-version=2,memory-backend=ram"
         if deterministic { machine += ",dtb-randomness=off" }
         var arguments = [

@@ -100,6 +100,8 @@ public struct RecordingOptions: Sendable {
     public var regionWaitSeconds = 60.0
     /// The QEMU binary (tests substitute a script that plays QEMU's part on the RAM file).
     public var qemuExecutable = "qemu-system-aarch64"
+    /// Words passed before QEMU's arguments (for a wrapper: `hvtrace fake-qemu --`).
+    public var qemuPrefixArguments: [String] = []
 
     public init(guest: GuestKind) { self.guest = guest }
 }
@@ -146,6 +148,7 @@ public enum RecordingSession {
                                   extraBootArguments: bootArguments + options.extraBootArguments,
                                   deterministic: options.deterministic, cpuCount: options.cpuCount)
         command.executable = options.qemuExecutable
+        command.executablePrefixArguments = options.qemuPrefixArguments
         return command
     }
 

@@ -56,6 +56,9 @@ struct GuestRunOptions: ParsableArguments {
     @Flag(help: "Print the QEMU command and exit.")
     var dryRun = false
 
+    @Option(help: ArgumentHelp("QEMU command: an executable, optionally followed by words placed before QEMU's arguments (e.g. a wrapper).", valueName: "command"))
+    var qemu = "qemu-system-aarch64"
+
     func validate() throws {
         if cpus < 1 || cpus > 8 { throw ValidationError("--cpus must be 1…8") }
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
@@ -72,6 +75,9 @@ struct GuestRunOptions: ParsableArguments {
         options.extraBootArguments = extraBootArguments.map { $0.split(separator: " ").map(String.init) } ?? []
         options.buildHypervisor = !noBuild && !dryRun
         options.repositoryRoot = root
+        let words = qemu.split(separator: " ").map(String.init)
+        options.qemuExecutable = words.first ?? "qemu-system-aarch64"
+        options.qemuPrefixArguments = Array(words.dropFirst())
         return options
     }
 }
