@@ -95,6 +95,34 @@ struct RecordingSessionTests {
         #expect(summary.contains("lost: 0 events dropped"))
     }
 
+    @Test("QEMU killed mid-recording: the run reports it, and the .hvt file holds every committed page and the open one")
+    func sessionSurvivesQEMUKilled() throws {
+        let region = TestRegion(mode: .overwrite, cpus: 1, pageSize: 4096, pagesPerCPU: 16)
+        var producer = region.producer()
+        for n in 0..<UInt64(3000) { producer.record(numberedEvent(n), timestamp: n) }  // last page left open
+        let regionFile = NSTemporaryDirectory() + "hvtrace-region-killed-\(getpid())"
+        _ = FileManager.default.createFile(atPath: regionFile, contents: Data(bytes: region.base, count: region.length))
+        defer { unlink(regionFile) }
+        let headerBlock = Int(TraceRegion.ramFileOffset) / 4096
+        let setup = try FakeQEMUSetup(script: findRAMFile + """
+            dd if=\(regionFile) of="$ram" bs=4096 skip=1 seek=\(headerBlock + 1) conv=notrunc status=none
+            dd if=\(regionFile) of="$ram" bs=4096 count=1 seek=\(headerBlock) conv=notrunc status=none
+            sleep 0.3
+            kill -KILL $$
+            """)
+        defer { setup.remove() }
+        let output = setup.root + "/killed.hvt"
+        let result = try RecordingSession.run(setup.options(timeout: 20)) { header, metadata in
+            try HVTFileOutput(path: output, region: header, metadata: metadata)
+        }
+        #expect(result.end == .qemuEnded(.signaled(signal: SIGKILL)))
+        #expect(result.exitCode == 1)
+        var numbers: [UInt64] = []
+        try PageSource(path: output).forEachEvent { timed in numbers.append(try #require(number(of: timed.event))) }
+        #expect(numbers == Array(0..<3000))
+        #expect(access(result.ramFilePath, F_OK) != 0)
+    }
+
     @Test("a QEMU that exits without a region: typed error, no RAM file, no output file")
     func sessionWithoutRegionFailsCleanly() throws {
         let setup = try FakeQEMUSetup(script: findRAMFile + "exit 3\n")

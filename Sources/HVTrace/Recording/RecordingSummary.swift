@@ -90,8 +90,10 @@ public enum RecordingEnd: Equatable, Sendable, CustomStringConvertible {
 
 /// The end-of-run summary text.
 public enum RecordingSummary {
-    /// Renders the summary of what `consumer` drained (at most ~30 lines).
-    public static func render(_ consumer: RingConsumer, end: RecordingEnd?, output: String?, seconds: Double?) -> String {
+    /// Renders the summary of what `consumer` drained (at most ~30 lines). `snapshot`: the consumer
+    /// started where a live recording stopped, so the producer's totals are not compared with it.
+    public static func render(_ consumer: RingConsumer, end: RecordingEnd?, output: String?, seconds: Double?,
+                              snapshot: Bool = false) -> String {
         var lines: [String] = []
         let header = consumer.header
         let totals = consumer.totalCounters
@@ -123,6 +125,12 @@ public enum RecordingSummary {
             dropped += a.dropped
             inLost += a.inLostPages
             uncommitted += a.uncommitted
+        }
+        if snapshot {
+            lines.append("  flight recorder: \(totals.pagesCopied) committed pages not yet consumed, "
+                         + "\(totals.uncommittedPagesRecovered) open pages with \(totals.uncommittedEventsRecovered) events; "
+                         + "producer totals: \(produced) events, \(dropped) dropped; pages lost while copying: \(totals.pagesLost)")
+            return lines.joined(separator: "\n")
         }
         let lossy = dropped > 0 || inLost > 0 || totals.pagesLost > 0 || totals.corruptPages > 0
         lines.append((lossy ? "  LOST: " : "  lost: ")

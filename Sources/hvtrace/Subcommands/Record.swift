@@ -56,6 +56,9 @@ struct GuestRunOptions: ParsableArguments {
     @Flag(help: "Print the QEMU command and exit.")
     var dryRun = false
 
+    @Option(help: "zstd compression level of the .hvt file.")
+    var level: Int32 = TraceFileWriter.defaultCompressionLevel
+
     @Option(help: ArgumentHelp("QEMU command: an executable, optionally followed by words placed before QEMU's arguments (e.g. a wrapper).", valueName: "command"))
     var qemu = "qemu-system-aarch64"
 
@@ -99,7 +102,9 @@ func runSession(_ run: GuestRunOptions, output: String?, keepRAMFile: Bool, quie
     let result: RecordingResult
     do {
         result = try RecordingSession.run(options, openOutput: output.map { path in
-            { region, metadata in try HVTFileOutput(path: path, region: region, metadata: metadata) }
+            { region, metadata in
+                try HVTFileOutput(path: path, region: region, metadata: metadata, compressionLevel: run.level)
+            }
         })
     } catch let error as RecordingError {
         printError(error.description)

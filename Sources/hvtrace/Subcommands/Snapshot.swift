@@ -66,7 +66,7 @@ struct Snapshot: ParsableCommand {
                 throw ExitCode(2)
             }
         }
-        print(RecordingSummary.render(consumer, end: nil, output: output, seconds: nil))
+        print(RecordingSummary.render(consumer, end: nil, output: output, seconds: nil, snapshot: true))
         for cpu in 0..<consumer.cpuCount {
             let state = consumer.ringState(cpu: cpu)
             print("  cpu\(cpu): producer sequence \(state.producerSequence), host had consumed \(state.consumerSequence), "
