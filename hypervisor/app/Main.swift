@@ -1,0 +1,95 @@
+import CHAL
+
+/// VMs stay alive for the hypervisor's lifetime.
+var runningVMs: [VM] = []
+
+/// Entry from boot.S on CPU 0, MMU and caches on, x0 = DTB address from the loader (or 0),
+/// x1 = CNTPCT_EL0 read by the first instruction of `_start`.
+@_cdecl("hv_main")
+func hypervisorMain(_ deviceTreeAddress: UInt64, _ bootCounter: UInt64) -> Never {
+  let entryCounter = bootCounter
+  Console.write("\r\nhvtrace hypervisor (Embedded Swift) at EL")
+  Console.write(decimal: CPU.currentExceptionLevel())
+  Console.write(CPU.el2TranslationAndCachesEnabled() ? ", EL2 MMU + caches on\r\n" : ", MMU OFF\r\n")
+  PageAllocator.initialize()
+
+  let dtb = deviceTreeAddress != 0 ? deviceTreeAddress : Platform.defaultDeviceTreeAddress
+  var boot = BootInformation()
+  do throws(DeviceTreeError) {
+    boot = try DeviceTreeReader(base: dtb).read()
+  } catch {
+    Console.write("hv: cannot read the DTB at "); Console.write(hex: dtb); Console.write("\r\n")
+  }
+  Console.write("hv: memory "); Console.write(hex: boot.memoryBase); Console.write(" size ")
+  Console.write(hex: boot.memorySize); Console.write(", bootargs \""); Console.write(bytes: boot.bootArguments)
+  Console.write("\"\r\n")
+
+  let guestName = boot.argument("guest") ?? Array("probe".utf8)
+  guard let kind = GuestKind(name: guestName) else {
+    Console.write("hv: unknown guest=\""); Console.write(bytes: guestName)
+    Console.write("\" (probe, nimbos-contract, nimbos, linux)\r\n")
+    Firmware.systemOff()
+  }
+  if kind == .linux {
+    Console.write("hv: the linux guest needs the guest DTB builder (not merged yet)\r\n")
+    Firmware.systemOff()
+  }
+
+  GICDistributor.initialize()
+  GICDistributor.initializeBankedInterrupts()
+  GICCPUInterface.initialize()
+  GICDistributor.enable(Platform.maintenanceInterrupt)
+  TrapPolicy.apply()
+
+  let description = VMConfigs.description(for: kind)
+  let vm: VM
+  do throws(VMError) {
+    vm = try VM(description)
+  } catch {
+    Console.write("hv: cannot build the VM\r\n")
+    Firmware.systemOff()
+  }
+  runningVMs.append(vm)
+  for interrupt in description.passthroughInterrupts where interrupt < 32 {
+    GICDistributor.enable(interrupt)  // timer PPIs; SPIs follow the guest's GICD enables
+  }
+  printBanner(description, vm: vm)
+
+  let handoff = CPU.counter()
+  let frequency = CPU.counterFrequency()
+  Console.write("hv: boot-to-guest "); Console.write(decimal: handoff)
+  Console.write(" counter ticks since reset ("); Console.write(decimal: handoff * 1_000_000 / frequency)
+  Console.write(" us; from _start "); Console.write(decimal: handoff - entryCounter)
+  Console.write(" ticks at "); Console.write(decimal: frequency / 1_000_000); Console.write(" MHz)\r\n")
+  vm.vcpus[0].switchInAndRun()
+}
+
+/// The one-screen summary of the VM about to run.
+func printBanner(_ description: VMDescription, vm: VM) {
+  Console.write("hv: VM "); Console.write(decimal: UInt64(description.vmid))
+  Console.write(" \""); Console.write(description.name); Console.write("\": RAM IPA ")
+  Console.write(hex: description.ram.ipa); Console.write(" -> PA ")
+  Console.write(hex: description.ram.physicalAddress); Console.write(" size ")
+  Console.write(decimal: description.ram.size >> 20); Console.write(" MiB, entry ")
+  Console.write(hex: description.entry); Console.write(", vcpus ")
+  Console.write(decimal: UInt64(description.vcpuCount)); Console.write("\r\n")
+  Console.write("hv:   GICD "); Console.write(hex: description.distributorIPA)
+  Console.write(" (emulated), GICC "); Console.write(hex: description.cpuInterfaceIPA)
+  Console.write(" (GICV "); Console.write(hex: Platform.virtualCPUInterfaceBase)
+  Console.write("), PL011 "); Console.write(hex: Platform.uartBase); Console.write(" (IRQ 33)")
+  if let probe = description.probeDeviceIPA {
+    Console.write(", test device "); Console.write(hex: probe)
+  }
+  Console.write(", stage-2 tables "); Console.write(decimal: UInt64(vm.stage2.tablePages))
+  Console.write(" pages, VTCR "); Console.write(hex: vm.stage2.control.rawValue); Console.write("\r\n")
+}
+
+/// Secondary physical CPUs (PSCI CPU_ON to hal_secondary_entry). They will run vCPUs with
+/// SMP (issue 6); for now they initialise their banked GIC state and park.
+@_cdecl("hv_secondary_main")
+func hypervisorSecondaryMain(_ index: UInt64) -> Never {
+  GICDistributor.initializeBankedInterrupts()
+  GICCPUInterface.initialize()
+  TrapPolicy.apply()
+  CPU.halt()
+}

@@ -1,0 +1,65 @@
+/// The guests the hypervisor can run, chosen with `guest=NAME` in the bootargs.
+/// Layout (notes/common.md): VM 0's RAM is PA 0x5000_0000 mapped at IPA 0x4000_0000; the
+/// guest's GIC is at the QEMU virt addresses (GICD 0x0800_0000 emulated, GICC 0x0801_0000 =
+/// GICV), the PL011 at 0x0900_0000 is passed through with its IRQ 33.
+enum GuestKind {
+  case probe
+  case nimbosContract
+  case nimbos
+  case linux
+
+  init?(name: [UInt8]) {
+    let slice = name[...]
+    if bytesEqual(slice, "probe") { self = .probe }
+    else if bytesEqual(slice, "nimbos-contract") { self = .nimbosContract }
+    else if bytesEqual(slice, "nimbos") { self = .nimbos }
+    else if bytesEqual(slice, "linux") { self = .linux }
+    else { return nil }
+  }
+}
+
+enum VMConfigs {
+  static let guestRAMIPA: UInt64 = 0x4000_0000
+  static let guestRAMPhysical: UInt64 = 0x5000_0000
+  static let smallGuestRAMSize: UInt64 = 128 << 20
+  static let linuxRAMSize: UInt64 = 256 << 20
+  /// NimbOS / probe image IPA (PA 0x5008_0000), MMU off at entry.
+  static let smallGuestImageIPA: UInt64 = 0x4008_0000
+  /// Linux Image IPA (2 MiB aligned) and the guest DTB the hypervisor writes.
+  static let linuxImageIPA: UInt64 = 0x4020_0000
+  static let linuxDeviceTreeIPA: UInt64 = 0x4FE0_0000
+  static let uart = GuestMemoryRegion(ipa: Platform.uartBase, physicalAddress: Platform.uartBase, size: 0x1000)
+  /// EL1 virtual timer (PPI 27, Linux), EL1 physical timer (PPI 30, NimbOS), PL011 (SPI 1).
+  static let passthroughInterrupts: [UInt32] = [27, 30, Platform.uartInterrupt]
+
+  static func description(for kind: GuestKind) -> VMDescription {
+    let probeMode = { (mode: UInt64) in ProbeProtocol.modeMagic << 32 | mode }
+    switch kind {
+    case .probe:
+      return small(name: "probe", x1: probeMode(ProbeProtocol.modeProbe),
+                   testDevice: ProbeProtocol.testDeviceIPA)
+    case .nimbosContract:
+      return small(name: "nimbos-contract", x1: probeMode(ProbeProtocol.modeNimbOSContract),
+                   testDevice: nil)
+    case .nimbos:
+      return small(name: "nimbos", x1: 0, testDevice: nil)
+    case .linux:
+      return VMDescription(
+        name: "linux", vmid: 1, vcpuCount: 1,
+        ram: GuestMemoryRegion(ipa: guestRAMIPA, physicalAddress: guestRAMPhysical, size: linuxRAMSize),
+        entry: linuxImageIPA, bootX0: linuxDeviceTreeIPA, bootX1: 0, passthroughMMIO: [uart],
+        distributorIPA: Platform.distributorBase, cpuInterfaceIPA: Platform.cpuInterfaceBase,
+        passthroughInterrupts: passthroughInterrupts, probeDeviceIPA: nil)
+    }
+  }
+
+  /// NimbOS's contract: 128 MiB at IPA 0x4000_0000, image at 0x4008_0000, x0 ignored.
+  private static func small(name: StaticString, x1: UInt64, testDevice: UInt64?) -> VMDescription {
+    VMDescription(
+      name: name, vmid: 1, vcpuCount: 1,
+      ram: GuestMemoryRegion(ipa: guestRAMIPA, physicalAddress: guestRAMPhysical, size: smallGuestRAMSize),
+      entry: smallGuestImageIPA, bootX0: 0, bootX1: x1, passthroughMMIO: [uart],
+      distributorIPA: Platform.distributorBase, cpuInterfaceIPA: Platform.cpuInterfaceBase,
+      passthroughInterrupts: passthroughInterrupts, probeDeviceIPA: testDevice)
+  }
+}

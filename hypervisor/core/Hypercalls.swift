@@ -1,0 +1,63 @@
+import CHAL
+
+/// HVC and SMC from the guest: PSCI 1.1, SMCCC 1.1 and our own calls (core/model/PSCI.swift).
+/// The result goes to x0; unknown function ids return NOT_SUPPORTED (-1).
+@inline(__always)
+func handleHypervisorCall(frame: UnsafeMutablePointer<TrapFrame>, viaSMC: Bool, vcpu: VCpu) -> ExitAction {
+  let functionID = frame.pointee.x.0
+  // Fast path: the null call, what the round-trip measurement exercises.
+  if functionID == UInt64(FunctionID.hypervisorNull) {
+    frame.pointee.x.0 = 0
+    Trace.hypervisorCall(functionID: functionID, result: 0, viaSMC: viaSMC, vcpu: vcpu)
+    return .resume
+  }
+  Trace.spanEnter(.hypercall, vcpu: vcpu)
+  let request = HypervisorCallRequest(x0: functionID, x1: frame.pointee.x.1,
+                                      x2: frame.pointee.x.2, x3: frame.pointee.x.3)
+  var action = ExitAction.resume
+  let result: UInt64
+  switch request {
+  case .smcccVersion: result = smcccVersionValue
+  case .smcccArchFeatures(let queried): result = smcccArchFeatures(queried).register
+  case .psciVersion: result = psciVersionValue
+  case .psciFeatures(let queried): result = psciFeatures(queried).register
+  case .cpuOn(let target, let entry, let context):
+    result = startVCpu(vcpu.vm, targetAffinity: target, entry: entry, context: context).register
+  case .cpuOff:
+    // A vCPU turning itself off needs a scheduler to switch away: arrives with SMP (issue 6).
+    result = PSCIReturn.denied.register
+  case .affinityInfo(let target, let level):
+    if let error = vcpu.vm.topology.checkAffinityInfo(targetAffinity: target, lowestLevel: level) {
+      result = error.register
+    } else {
+      let index = vcpu.vm.topology.vcpuIndex(affinity: target)!
+      result = vcpu.vm.vcpus[index].powerState == .on ? 0 : 1  // ON = 0, OFF = 1
+    }
+  case .migrateInfoType: result = 2  // Trusted OS not present / does not require migration
+  case .systemOff: result = 0; action = .powerOff
+  case .systemReset: result = 0; action = .reset
+  case .hypervisorNull: result = 0
+  case .traceMarker(let id, let payload):
+    Trace.guestMarker(id: id, payload: payload, vcpu: vcpu)
+    result = 0
+  case .panicNow: result = 0; action = .panicRequested
+  case .exitCount(let exceptionClass):
+    result = exceptionClass < 64 ? vcpu.exitCounts[Int(exceptionClass)]
+      : (exceptionClass == 0x100 ? vcpu.interruptExits : PSCIReturn.invalidParameters.register)
+  case .unknown: result = PSCIReturn.notSupported.register
+  }
+  frame.pointee.x.0 = result
+  Trace.hypervisorCall(functionID: functionID, result: result, viaSMC: viaSMC, vcpu: vcpu)
+  Trace.spanLeave(.hypercall, vcpu: vcpu)
+  return action
+}
+
+/// PSCI CPU_ON: checks arguments; starting a second vCPU needs a second physical CPU, which
+/// arrives with SMP (issue 6) — until then a valid request is answered INTERNAL_FAILURE.
+func startVCpu(_ vm: VM, targetAffinity: UInt64, entry: UInt64, context: UInt64) -> PSCIReturn {
+  if let error = vm.topology.checkCPUOn(targetAffinity: targetAffinity, entryPoint: entry,
+                                        targetIsOn: { vm.vcpus[$0].powerState == .on }) {
+    return error
+  }
+  return .internalFailure
+}

@@ -1,0 +1,79 @@
+import CHAL
+
+/// Stage-2 data abort: decode the access, route it by IPA to the VM's device models, emulate
+/// it and step over the instruction. No syndrome, or an IPA nobody owns: synchronous external
+/// abort into the guest (never a hang, never a hypervisor crash).
+func handleStage2DataAbort(_ syndrome: ExceptionSyndrome, frame: UnsafeMutablePointer<TrapFrame>,
+                           vcpu: VCpu) -> ExitAction {
+  let ipa = CPU.faultIntermediatePhysicalAddress()
+  let dataAbort = syndrome.dataAbort
+  Trace.stage2Fault(ipa: ipa, syndrome: syndrome.rawValue, vcpu: vcpu)
+  guard let window = vcpu.vm.device(at: ipa) else {
+    injectException(.dataAbort(address: CPU.faultVirtualAddress(), isWrite: dataAbort.isWrite),
+                    frame: frame, vcpu: vcpu)
+    return .resume
+  }
+  let access: MMIOAccess
+  do throws(MMIODecodeError) {
+    access = try MMIOAccess(syndrome: dataAbort, ipa: ipa)
+  } catch {
+    injectException(.dataAbort(address: CPU.faultVirtualAddress(), isWrite: dataAbort.isWrite),
+                    frame: frame, vcpu: vcpu)
+    return .resume
+  }
+  Trace.spanEnter(.mmioEmulation, vcpu: vcpu)
+  let storeValue = access.storedValue(
+    registerContent: trap_frame_get_x(frame, UInt32(access.register)))
+  let result = window.device.access(access, offset: access.offset(from: window.base),
+                                    value: storeValue, vcpu: vcpu)
+  Trace.spanLeave(.mmioEmulation, vcpu: vcpu)
+  switch result {
+  case .completed(let deviceValue):
+    if access.isWrite {
+      Trace.mmioAccess(access, value: storeValue, vcpu: vcpu)
+    } else {
+      let value = access.loadedRegisterValue(deviceValue: deviceValue)
+      trap_frame_set_x(frame, UInt32(access.register), value)
+      Trace.mmioAccess(access, value: value, vcpu: vcpu)
+    }
+    skipTrappedInstruction(frame, syndrome)
+  case .unsupported:
+    injectException(.dataAbort(address: CPU.faultVirtualAddress(), isWrite: access.isWrite),
+                    frame: frame, vcpu: vcpu)
+  }
+  return .resume
+}
+
+/// WFI/WFE: step over it; for WFI with nothing pending, wait at EL2 for a physical interrupt
+/// (it is taken as soon as the guest resumes, and injected from the IRQ exit).
+func handleWait(_ syndrome: ExceptionSyndrome, frame: UnsafeMutablePointer<TrapFrame>,
+                vcpu: VCpu) -> ExitAction {
+  skipTrappedInstruction(frame, syndrome)
+  let slept = !syndrome.isWaitForEvent && !vcpu.interrupts.hasPending
+  if slept { CPU.waitForInterrupt() }
+  Trace.wait(isWaitForEvent: syndrome.isWaitForEvent, slept: slept, vcpu: vcpu)
+  return .resume
+}
+
+/// Trapped MSR/MRS. ACTLR_EL1 (HCR_EL2.TACR): reads return the real value, writes are
+/// ignored (IMPLEMENTATION DEFINED controls stay the hypervisor's). Anything else: UNDEFINED.
+func handleSystemRegisterAccess(_ syndrome: ExceptionSyndrome, frame: UnsafeMutablePointer<TrapFrame>,
+                                vcpu: VCpu) -> ExitAction {
+  let access = syndrome.systemRegister
+  Trace.systemRegisterTrap(access, vcpu: vcpu)
+  if access.register == .auxiliaryControlEL1 {
+    if access.isRead {
+      trap_frame_set_x(frame, UInt32(access.transferRegister), GuestExceptionRegisters.auxiliaryControl)
+    }
+    skipTrappedInstruction(frame, syndrome)
+    return .resume
+  }
+  Console.write("hv: unhandled system register access op0="); Console.write(decimal: UInt64(access.op0))
+  Console.write(" op1="); Console.write(decimal: UInt64(access.op1))
+  Console.write(" CRn="); Console.write(decimal: UInt64(access.crn))
+  Console.write(" CRm="); Console.write(decimal: UInt64(access.crm))
+  Console.write(" op2="); Console.write(decimal: UInt64(access.op2))
+  Console.write(" pc="); Console.write(hex: frame.pointee.elr); Console.write("\r\n")
+  injectException(.undefinedInstruction, frame: frame, vcpu: vcpu)
+  return .resume
+}

@@ -1,0 +1,148 @@
+/*
+ * hal.h — the hypervisor's one C header: the trap frame layout, per-CPU data,
+ * and `static inline` accessors for system registers, barriers, TLB and MMIO.
+ *
+ * Swift imports this header as module `CHAL` (see module.modulemap); the
+ * assembly (exceptions.S, boot.S) includes it for the frame offsets, which are
+ * defined ONCE here and pinned with _Static_assert so C, Swift and assembly
+ * can never disagree.
+ */
+#ifndef HVTRACE_HAL_H
+#define HVTRACE_HAL_H
+
+/* ---- Trap frame offsets (bytes), shared with assembly -------------------- */
+#define TRAP_FRAME_X0          0    /* x0..x30, 31 × 8 bytes                  */
+#define TRAP_FRAME_X30         240
+#define TRAP_FRAME_ELR         248  /* ELR_EL2: guest PC to return to         */
+#define TRAP_FRAME_SPSR        256  /* SPSR_EL2: guest PSTATE                 */
+#define TRAP_FRAME_TIMESTAMP   264  /* CNTPCT_EL0 read first thing on entry   */
+#define TRAP_FRAME_SIZE        272  /* multiple of 16 (SP alignment)          */
+
+/* ---- Per-CPU data offsets (TPIDR_EL2 points at the CPU's PerCPU) ---------- */
+#define PER_CPU_CPU_ID         0
+#define PER_CPU_STACK_TOP      8
+#define PER_CPU_CURRENT_VCPU   16
+#define PER_CPU_SIZE           32
+
+#define HAL_MAX_CPUS           4
+#define HAL_STACK_SIZE         0x8000 /* 32 KiB EL2 stack per physical CPU   */
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+#include <stddef.h>
+
+/// The guest registers that every exit saves: the general-purpose registers,
+/// the return address and PSTATE, plus the entry timestamp for tracing.
+/// EL1 system registers (SP_EL1 included) are not here: an exit does not
+/// change them, so they are switched only when a different vCPU runs.
+typedef struct TrapFrame {
+    uint64_t x[31];
+    uint64_t elr;
+    uint64_t spsr;
+    uint64_t entryTimestamp;
+} TrapFrame;
+
+_Static_assert(offsetof(TrapFrame, x) == TRAP_FRAME_X0, "x0 offset");
+_Static_assert(offsetof(TrapFrame, x[30]) == TRAP_FRAME_X30, "x30 offset");
+_Static_assert(offsetof(TrapFrame, elr) == TRAP_FRAME_ELR, "elr offset");
+_Static_assert(offsetof(TrapFrame, spsr) == TRAP_FRAME_SPSR, "spsr offset");
+_Static_assert(offsetof(TrapFrame, entryTimestamp) == TRAP_FRAME_TIMESTAMP, "timestamp offset");
+_Static_assert(sizeof(TrapFrame) == TRAP_FRAME_SIZE, "frame size");
+_Static_assert(TRAP_FRAME_SIZE % 16 == 0, "frame must keep SP 16-byte aligned");
+
+/// Per physical CPU data; TPIDR_EL2 holds its address.
+typedef struct PerCPU {
+    uint64_t cpuID;
+    uint64_t stackTop;
+    void *currentVCpu;
+    uint64_t reserved;
+} PerCPU;
+
+_Static_assert(offsetof(PerCPU, cpuID) == PER_CPU_CPU_ID, "cpu id offset");
+_Static_assert(offsetof(PerCPU, stackTop) == PER_CPU_STACK_TOP, "stack top offset");
+_Static_assert(offsetof(PerCPU, currentVCpu) == PER_CPU_CURRENT_VCPU, "vcpu offset");
+_Static_assert(sizeof(PerCPU) == PER_CPU_SIZE, "per-cpu size");
+
+#define HAL_INLINE static inline __attribute__((always_inline))
+
+static inline uint64_t trap_frame_get_x(const TrapFrame *f, unsigned n) { return n < 31 ? f->x[n] : 0; }
+/// Writes x`n`; n == 31 is XZR (writes are discarded), as in an instruction's register field.
+static inline void trap_frame_set_x(TrapFrame *f, unsigned n, uint64_t v) { if (n < 31) f->x[n] = v; }
+
+/* ---- System register accessors -------------------------------------------- */
+#define HAL_SYSREG(name)                                                          \
+    HAL_INLINE uint64_t read_##name(void) {                                       \
+        uint64_t v; __asm__ volatile("mrs %0, " #name : "=r"(v)); return v; }     \
+    HAL_INLINE void write_##name(uint64_t v) {                                    \
+        __asm__ volatile("msr " #name ", %0" : : "r"(v) : "memory"); }
+
+HAL_SYSREG(esr_el2)    HAL_SYSREG(far_el2)    HAL_SYSREG(hpfar_el2)
+HAL_SYSREG(elr_el2)    HAL_SYSREG(spsr_el2)   HAL_SYSREG(hcr_el2)
+HAL_SYSREG(vtcr_el2)   HAL_SYSREG(vttbr_el2)  HAL_SYSREG(vbar_el2)
+HAL_SYSREG(sctlr_el2)  HAL_SYSREG(tcr_el2)    HAL_SYSREG(ttbr0_el2)
+HAL_SYSREG(mair_el2)   HAL_SYSREG(tpidr_el2)  HAL_SYSREG(cptr_el2)
+HAL_SYSREG(mdcr_el2)   HAL_SYSREG(cnthctl_el2) HAL_SYSREG(cntvoff_el2)
+HAL_SYSREG(vpidr_el2)  HAL_SYSREG(vmpidr_el2)
+HAL_SYSREG(cntpct_el0) HAL_SYSREG(cntfrq_el0) HAL_SYSREG(pmccntr_el0)
+HAL_SYSREG(pmcr_el0)   HAL_SYSREG(pmccfiltr_el0) HAL_SYSREG(pmcntenset_el0)
+HAL_SYSREG(midr_el1)   HAL_SYSREG(mpidr_el1)  HAL_SYSREG(id_aa64mmfr0_el1)
+HAL_SYSREG(currentel)  HAL_SYSREG(daif)
+/* EL1 context, switched per vCPU (Arm ARM D13.2) */
+HAL_SYSREG(sctlr_el1)  HAL_SYSREG(ttbr0_el1)  HAL_SYSREG(ttbr1_el1)
+HAL_SYSREG(tcr_el1)    HAL_SYSREG(mair_el1)   HAL_SYSREG(amair_el1)
+HAL_SYSREG(vbar_el1)   HAL_SYSREG(contextidr_el1) HAL_SYSREG(tpidr_el1)
+HAL_SYSREG(tpidr_el0)  HAL_SYSREG(tpidrro_el0) HAL_SYSREG(sp_el0)
+HAL_SYSREG(sp_el1)     HAL_SYSREG(elr_el1)    HAL_SYSREG(spsr_el1)
+HAL_SYSREG(esr_el1)    HAL_SYSREG(far_el1)    HAL_SYSREG(afsr0_el1)
+HAL_SYSREG(afsr1_el1)  HAL_SYSREG(par_el1)    HAL_SYSREG(cpacr_el1)
+HAL_SYSREG(csselr_el1) HAL_SYSREG(cntkctl_el1) HAL_SYSREG(actlr_el1)
+HAL_SYSREG(cntv_ctl_el0) HAL_SYSREG(cntv_cval_el0)
+HAL_SYSREG(cntp_ctl_el0) HAL_SYSREG(cntp_cval_el0)
+HAL_SYSREG(cnthp_ctl_el2) HAL_SYSREG(cnthp_cval_el2)
+
+/* ---- Barriers, TLB, cache, power ------------------------------------------ */
+HAL_INLINE void hal_isb(void) { __asm__ volatile("isb" ::: "memory"); }
+HAL_INLINE void hal_dsb_sy(void) { __asm__ volatile("dsb sy" ::: "memory"); }
+HAL_INLINE void hal_dsb_ish(void) { __asm__ volatile("dsb ish" ::: "memory"); }
+HAL_INLINE void hal_dsb_ishst(void) { __asm__ volatile("dsb ishst" ::: "memory"); }
+HAL_INLINE void hal_wfi(void) { __asm__ volatile("wfi" ::: "memory"); }
+HAL_INLINE void hal_wfe(void) { __asm__ volatile("wfe" ::: "memory"); }
+/// Invalidates all stage-1 and stage-2 entries of the current VMID (VTTBR_EL2 must hold it).
+HAL_INLINE void hal_tlbi_vmalls12e1is(void) { __asm__ volatile("tlbi vmalls12e1is" ::: "memory"); }
+/// Invalidates stage-2 entries for one IPA (operand is IPA >> 12), current VMID.
+HAL_INLINE void hal_tlbi_ipas2e1is(uint64_t ipaShifted) { __asm__ volatile("tlbi ipas2e1is, %0" : : "r"(ipaShifted) : "memory"); }
+HAL_INLINE void hal_tlbi_alle2(void) { __asm__ volatile("tlbi alle2" ::: "memory"); }
+/// Cleans and invalidates one data cache line by VA to the point of coherency.
+HAL_INLINE void hal_dc_civac(uint64_t va) { __asm__ volatile("dc civac, %0" : : "r"(va) : "memory"); }
+HAL_INLINE void hal_ic_iallu(void) { __asm__ volatile("ic iallu" ::: "memory"); }
+
+/// SMC to the firmware (QEMU's built-in PSCI) with up to four arguments; returns x0.
+HAL_INLINE uint64_t hal_smc_call(uint64_t fid, uint64_t a1, uint64_t a2, uint64_t a3) {
+    register uint64_t x0 __asm__("x0") = fid;
+    register uint64_t x1 __asm__("x1") = a1;
+    register uint64_t x2 __asm__("x2") = a2;
+    register uint64_t x3 __asm__("x3") = a3;
+    __asm__ volatile("smc #0" : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3) : : "memory");
+    return x0;
+}
+
+/* ---- MMIO (device memory; volatile, no tearing) ---------------------------- */
+HAL_INLINE uint32_t mmio_read32(uint64_t addr) { return *(volatile uint32_t *)addr; }
+HAL_INLINE void mmio_write32(uint64_t addr, uint32_t v) { *(volatile uint32_t *)addr = v; }
+HAL_INLINE uint8_t mmio_read8(uint64_t addr) { return *(volatile uint8_t *)addr; }
+HAL_INLINE void mmio_write8(uint64_t addr, uint8_t v) { *(volatile uint8_t *)addr = v; }
+
+/* ---- Symbols from the linker script and boot.S ---------------------------- */
+extern PerCPU hal_per_cpu[HAL_MAX_CPUS];
+extern char __image_start[], __image_end[], __page_pool_start[], __page_pool_end[];
+static inline uint64_t hal_image_start(void) { return (uint64_t)__image_start; }
+static inline uint64_t hal_image_end(void) { return (uint64_t)__image_end; }
+static inline uint64_t hal_page_pool_start(void) { return (uint64_t)__page_pool_start; }
+static inline uint64_t hal_page_pool_end(void) { return (uint64_t)__page_pool_end; }
+/// Bytes the C allocator has handed out (hal/libc.c).
+uint64_t hal_heap_used(void);
+/// Entry point for secondary physical CPUs (PSCI CPU_ON target, x0 = CPU index).
+extern void hal_secondary_entry(void);
+
+#endif /* __ASSEMBLER__ */
+#endif /* HVTRACE_HAL_H */

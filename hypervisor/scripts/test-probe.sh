@@ -1,0 +1,74 @@
+#!/bin/sh
+# Integration test: boots the probe guest and the nimbos-contract mode under the hypervisor
+# in QEMU (bounded by `timeout 60` each) and asserts every phase's summary line and exit code 0.
+# Marker strings come from guests/probe/protocol.txt (the same file the guest is built from);
+# the expected counts below are this test's own, independent of what the guest prints.
+set -u
+here=$(cd "$(dirname "$0")/.." && pwd)
+protocol="$here/guests/probe/protocol.txt"
+make -s -C "$here" all || exit 1
+marker() { awk -v n="$1" '$1 == "string" && $2 == n { print $3 }' "$protocol"; }
+failures=0
+
+# run_guest GUEST: runs it, leaves output in $output and status in $status.
+run_guest() {
+  output=$(timeout 60 "$here/scripts/run-qemu.sh" "$1" 2>&1)
+  status=$?
+}
+
+# expect NAME TEXT: the output must contain a line starting with MARKER(NAME) followed by TEXT.
+expect() {
+  line="$(marker "$1")$2"
+  if printf '%s\n' "$output" | tr -d '\r' | grep -qF -- "$line"; then
+    echo "  pass: $line"
+  else
+    echo "  FAIL: missing line: $line"
+    failures=$((failures + 1))
+  fi
+}
+
+# expect_pattern NAME REGEX: like expect, REGEX (extended) follows the marker and ends the line.
+expect_pattern() {
+  if printf '%s\n' "$output" | tr -d '\r' | grep -qE -- "^$(marker "$1")$2\$"; then
+    echo "  pass: $(marker "$1")$2"
+  else
+    echo "  FAIL: no line matches: $(marker "$1")$2"
+    failures=$((failures + 1))
+  fi
+}
+
+expect_status_zero() {
+  if [ "$status" -eq 0 ]; then echo "  pass: $1 exited 0"
+  else echo "  FAIL: $1 exited with status $status (124 = timeout)"; failures=$((failures + 1)); fi
+}
+
+echo "probe:"
+run_guest probe
+expect markerStart " mode=probe"
+expect_pattern markerHVC " calls=1000 ok=1000 exits=1000 insns-per-call=[0-9]+ ok"
+expect markerPSCI " hvc=6 smc=6 ok=12 ok"
+expect markerMMIO " writes=18 reads=30 ok=48 exits=48 ok"
+expect markerAbort " attempts=5 aborts=5 ok"
+expect markerIsolation " accesses=12 aborts=12 own-ram=1 ok"
+expect markerTimer " interrupts=3 via-wfi=3 ok"
+expect markerSysreg " accesses=10 trapped=10 ok"
+expect markerDone " phases=7 failures=0"
+expect_status_zero probe
+probe_output=$output
+
+echo "nimbos-contract:"
+run_guest nimbos-contract
+expect markerContractStart " entry=0x40080000 mmu-off=1 ram-mib=128 ram-end-aborts=1 ok"
+expect markerContractUART " tx-irq=1 ok"
+expect markerContractGIC " gicd-typer=0x3 gicv2=1 gicc-iar-idle=1023 ok"
+expect markerContractTimer " ticks=5 ok"
+expect markerContractDone " phases=4 failures=0"
+expect_status_zero nimbos-contract
+
+if [ "$failures" -ne 0 ]; then
+  echo "test-probe: $failures failure(s)"
+  echo "--- probe output ---"; printf '%s\n' "$probe_output"
+  echo "--- nimbos-contract output ---"; printf '%s\n' "$output"
+  exit 1
+fi
+echo "test-probe: all passed"
