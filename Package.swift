@@ -44,5 +44,7 @@ let package = Package(
         .testTarget(name: "HVTraceTests", dependencies: ["HVTrace", "CZstd", "hvtrace"]),
         // Guests booted under the hypervisor in QEMU (skipped when QEMU or the images are missing).
         .testTarget(name: "IntegrationTests"),
+        // Live recording: ring consumer, drain loop, RAM file, QEMU session (stand-in QEMU), snapshot.
+        .testTarget(name: "RecordingTests", dependencies: ["HVTrace", "TraceFormat"]),
     ]
 )
