@@ -24,7 +24,7 @@ func handleLowerSynchronousExit(_ frame: UnsafeMutablePointer<TrapFrame>) {
   Trace.exitDecoded(syndrome, vcpu: vcpu)
   let action = dispatchSynchronousExit(syndrome, frame: frame, vcpu: vcpu)
   if action != .resume { finish(action, vcpu: vcpu) }
-  vcpu.vm.gic.synchronize(vcpu)
+  vcpu.synchronizeInterrupts()
   Trace.exitReturn(frame, vcpu: vcpu)
 }
 

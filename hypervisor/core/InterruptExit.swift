@@ -16,7 +16,7 @@ func handleLowerInterruptExit(_ frame: UnsafeMutablePointer<TrapFrame>) {
     GICCPUInterface.endOfInterrupt(iar)
     handlePhysicalInterrupt(interrupt, iar: iar, vcpu: vcpu)
   }
-  vcpu.vm.gic.synchronize(vcpu)
+  vcpu.synchronizeInterrupts()
   Trace.exitReturn(frame, vcpu: vcpu)
 }
 
@@ -35,7 +35,7 @@ func handlePhysicalInterrupt(_ interrupt: UInt32, iar: UInt32, vcpu: VCpu) {
   switch interrupt {
   case Platform.maintenanceInterrupt, Platform.kickInterrupt:
     // Underflow maintenance or another CPU's kick: `synchronize` refills the list registers.
-    vcpu.listRegisters.needsRefill = true
+    gic.requestRefill(vcpu)
   default:
     Console.write("hv: unexpected physical interrupt "); Console.write(decimal: UInt64(interrupt))
     Console.write("\r\n")

@@ -21,7 +21,7 @@ final class VCpu {
   /// Virtual MPIDR (VMPIDR_EL2, Arm ARM D17.2.158): bit 31 RES1, Aff0 = index; it matches
   /// `reg` of /cpus/cpu@index in the guest's DTB and CPU_ON's target_cpu.
   var affinity: UInt64 { 0x8000_0000 | UInt64(index) }
-  let listRegisters: ListRegisterFile
+  var listRegisters = ListRegisterFile()
   /// Exits per ESR_EL2.EC value (64 slots), and physical interrupts taken while running.
   let exitCounts: UnsafeMutablePointer<UInt64>
   var interruptExits: UInt64 = 0
@@ -30,7 +30,6 @@ final class VCpu {
     self.index = index
     self.vm = vm
     self.powerState = powerState
-    self.listRegisters = ListRegisterFile()
     exitCounts = UnsafeMutablePointer<UInt64>.allocate(capacity: 64)
     exitCounts.initialize(repeating: 0, count: 64)
   }
@@ -54,6 +53,12 @@ final class VCpu {
   /// The vCPU running on this physical CPU (TPIDR_EL2 → PerCPU.currentVCpu).
   @inline(__always) static var current: VCpu {
     Unmanaged<VCpu>.fromOpaque(PerCPUData.current.pointee.currentVCpu!).takeUnretainedValue()
+  }
+
+  /// Brings the list registers up to date before returning to the guest (most exits: nothing to
+  /// do, and the check costs a few loads).
+  @inline(__always) func synchronizeInterrupts() {
+    if listRegisters.needsSynchronization { vm.gic.synchronize(self) }
   }
 
   /// Makes this vCPU the current one and enters the guest; does not return.

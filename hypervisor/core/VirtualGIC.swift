@@ -87,6 +87,14 @@ final class VirtualGIC {
     lock.unlock()
   }
 
+  /// The underflow maintenance interrupt or a kick arrived: look at the model again on the way
+  /// back to the guest. (Under the lock: the other CPU may be setting bits of the same word.)
+  func requestRefill(_ vcpu: VCpu) {
+    lock.lock()
+    vcpu.listRegisters.needsRefill = true
+    lock.unlock()
+  }
+
   /// Marks the vCPUs whose deliverable interrupts changed; kicks those running elsewhere.
   /// Called with the lock held.
   private func apply(_ update: VGICUpdate, from vcpu: VCpu) {
@@ -107,31 +115,28 @@ final class VirtualGIC {
   /// deactivated too, fires again if its source is still asserted), then offers the model's
   /// highest-priority deliverable interrupts in free LRs, and asks for the underflow maintenance
   /// interrupt (GICH_HCR.UIE) while more are waiting than fit.
-  @inline(__always)
   func synchronize(_ vcpu: VCpu) {
-    let state = vcpu.listRegisters
-    guard state.inUse != 0 || state.needsRefill || state.underflowRequested else { return }
     lock.lock()
     retireFinished(vcpu)
-    if state.needsRefill || state.underflowRequested {
-      state.needsRefill = false
+    if vcpu.listRegisters.needsRefill || vcpu.listRegisters.underflowRequested {
+      vcpu.listRegisters.needsRefill = false
       var free = 0
-      for index in 0..<state.count where state.inUse & (1 << UInt32(index)) == 0 { free += 1 }
+      for index in 0..<vcpu.listRegisters.count where vcpu.listRegisters.inUse & (1 << UInt32(index)) == 0 { free += 1 }
       // One more slot than free LRs: finding it filled means some are left waiting.
       let offered = distributor.pendingDeliverable(
-        vcpu: vcpu.index, into: UnsafeMutableBufferPointer(start: state.scratch, count: free + 1))
+        vcpu: vcpu.index, into: UnsafeMutableBufferPointer(start: vcpu.listRegisters.scratch, count: free + 1))
       var placed = 0
       var index = 0
       while placed < min(offered, free) {
-        if state.inUse & (1 << UInt32(index)) == 0 {
-          place(state.scratch[placed], in: index, state: state, vcpu: vcpu)
+        if vcpu.listRegisters.inUse & (1 << UInt32(index)) == 0 {
+          place(vcpu.listRegisters.scratch[placed], in: index, vcpu: vcpu)
           placed += 1
         }
         index += 1
       }
       let underflow = offered > free
-      if underflow != state.underflowRequested {
-        state.underflowRequested = underflow
+      if underflow != vcpu.listRegisters.underflowRequested {
+        vcpu.listRegisters.underflowRequested = underflow
         GICHypervisorInterface.setControl(enabled: true, underflowInterrupt: underflow)
       }
     }
@@ -142,24 +147,23 @@ final class VirtualGIC {
   /// hardware-linked line is lowered: its physical interrupt, deactivated by the same EOI, fires
   /// again if the source is still asserted. Called with the lock held, on `vcpu`'s physical CPU.
   private func retireFinished(_ vcpu: VCpu) {
-    let state = vcpu.listRegisters
-    guard state.inUse != 0 else { return }
+    guard vcpu.listRegisters.inUse != 0 else { return }
     let empty = GICHypervisorInterface.emptyListRegisters()
-    for index in 0..<state.count where state.inUse & empty & (1 << UInt32(index)) != 0 {
-      let entry = state.entries[index]
-      state.inUse &= ~(1 << UInt32(index))
+    for index in 0..<vcpu.listRegisters.count where vcpu.listRegisters.inUse & empty & (1 << UInt32(index)) != 0 {
+      let entry = vcpu.listRegisters.entries[index]
+      vcpu.listRegisters.inUse &= ~(1 << UInt32(index))
       let interrupt = Int(entry.interrupt)
       if entry.hardwareLinked {
         _ = distributor.setLineLevel(interrupt: interrupt, asserted: false, vcpu: vcpu.index)
       }
       let update = distributor.deactivate(vcpu: vcpu.index, interrupt: interrupt)
       if update.vcpusToUpdate != 0 { apply(update, from: vcpu) }
-      state.needsRefill = true
+      vcpu.listRegisters.needsRefill = true
     }
   }
 
   /// Writes one deliverable interrupt into LR `index` and marks it active in the model.
-  private func place(_ deliverable: VGICDeliverable, in index: Int, state: ListRegisterFile, vcpu: VCpu) {
+  private func place(_ deliverable: VGICDeliverable, in index: Int, vcpu: VCpu) {
     let interrupt = UInt32(deliverable.interrupt)
     distributor.acknowledge(vcpu: vcpu.index, interrupt: Int(interrupt),
                             sourceVCPU: Int(deliverable.sourceVCPU))
@@ -168,8 +172,8 @@ final class VirtualGIC {
                                 hardwareInterrupt: hardware ? interrupt : nil,
                                 group1: deliverable.group1, sourceCPU: deliverable.sourceVCPU)
     GICHypervisorInterface.setListRegister(index, value.rawValue)
-    state.entries[index] = ListRegisterEntry(interrupt: UInt16(interrupt), hardwareLinked: hardware)
-    state.inUse |= 1 << UInt32(index)
+    vcpu.listRegisters.entries[index] = ListRegisterEntry(interrupt: UInt16(interrupt), hardwareLinked: hardware)
+    vcpu.listRegisters.inUse |= 1 << UInt32(index)
     Trace.virtualInterruptInjected(interrupt, queued: false, vcpu: vcpu)
   }
 
@@ -177,10 +181,9 @@ final class VirtualGIC {
   /// deactivated, hardware-linked ones are deactivated physically (GICC_DIR) so they can fire
   /// again, and the LRs are cleared.
   func retireAll(_ vcpu: VCpu) {
-    let state = vcpu.listRegisters
     lock.lock()
-    for index in 0..<state.count where state.inUse & (1 << UInt32(index)) != 0 {
-      let entry = state.entries[index]
+    for index in 0..<vcpu.listRegisters.count where vcpu.listRegisters.inUse & (1 << UInt32(index)) != 0 {
+      let entry = vcpu.listRegisters.entries[index]
       GICHypervisorInterface.setListRegister(index, 0)
       if entry.hardwareLinked {
         GICCPUInterface.deactivate(UInt32(entry.interrupt))
@@ -188,19 +191,18 @@ final class VirtualGIC {
       }
       _ = distributor.deactivate(vcpu: vcpu.index, interrupt: Int(entry.interrupt))
     }
-    state.inUse = 0
+    vcpu.listRegisters.inUse = 0
     lock.unlock()
   }
 
   /// True when one of `vcpu`'s list registers holds an interrupt the guest has not taken yet
   /// (a WFI must not sleep then).
   func hasPendingInListRegisters(_ vcpu: VCpu) -> Bool {
-    let state = vcpu.listRegisters
-    for index in 0..<state.count where state.inUse & (1 << UInt32(index)) != 0 {
+    for index in 0..<vcpu.listRegisters.count where vcpu.listRegisters.inUse & (1 << UInt32(index)) != 0 {
       let lr = GICListRegister(rawValue: GICHypervisorInterface.listRegister(index))
       if lr.state == .pending || lr.state == .pendingAndActive { return true }
     }
-    return state.underflowRequested
+    return vcpu.listRegisters.underflowRequested
   }
 }
 
@@ -212,20 +214,40 @@ struct ListRegisterEntry {
 }
 
 /// One vCPU's view of its physical CPU's list registers (GICH_LRn are banked per CPU interface;
-/// with vCPU n pinned to physical CPU n they never need saving).
-final class ListRegisterFile {
+/// with vCPU n pinned to physical CPU n they never need saving). A struct stored in the VCpu, so
+/// the check on every exit is a few loads with no reference counting.
+struct ListRegisterFile {
   /// GICH_VTR.ListRegs + 1 (4 on QEMU's GICv2), read on the vCPU's physical CPU.
   private(set) var count = 0
+  /// Everything an exit checks, in one word: bits [15:0] = LRs in use, bit 30 = refill needed,
+  /// bit 31 = underflow interrupt requested.
+  private var state: UInt32 = 0
+  private static let inUseMask: UInt32 = 0xFFFF
+  private static let refillBit: UInt32 = 1 << 30
+  private static let underflowBit: UInt32 = 1 << 31
+
   /// Bit n: LR n holds an interrupt this file placed and has not yet seen retired.
-  var inUse: UInt32 = 0
-  var entries: UnsafeMutablePointer<ListRegisterEntry>
+  var inUse: UInt32 {
+    get { state & Self.inUseMask }
+    set { state = (state & ~Self.inUseMask) | (newValue & Self.inUseMask) }
+  }
   /// The model may have something new for this vCPU (set by any physical CPU, under the lock).
-  var needsRefill = false
+  var needsRefill: Bool {
+    get { state & Self.refillBit != 0 }
+    set { state = newValue ? state | Self.refillBit : state & ~Self.refillBit }
+  }
   /// GICH_HCR.UIE is set: deliverable interrupts are waiting for a free LR.
-  var underflowRequested = false
+  var underflowRequested: Bool {
+    get { state & Self.underflowBit != 0 }
+    set { state = newValue ? state | Self.underflowBit : state & ~Self.underflowBit }
+  }
+  var entries: UnsafeMutablePointer<ListRegisterEntry>
   /// pendingDeliverable's output buffer (never allocated on an exit path).
   let scratch: UnsafeMutablePointer<VGICDeliverable>
   static let maximumCount = 16
+
+  /// Something to do before returning to the guest: LRs to retire, or interrupts to place.
+  @inline(__always) var needsSynchronization: Bool { state != 0 }
 
   init() {
     entries = UnsafeMutablePointer<ListRegisterEntry>.allocate(capacity: ListRegisterFile.maximumCount)
@@ -238,7 +260,7 @@ final class ListRegisterFile {
 
   /// On the vCPU's physical CPU before its first entry: clears every LR and enables the
   /// virtual CPU interface (GICH_HCR.En).
-  func loadIntoHardware() {
+  mutating func loadIntoHardware() {
     count = min(GICHypervisorInterface.listRegisterCount, ListRegisterFile.maximumCount)
     for index in 0..<count { GICHypervisorInterface.setListRegister(index, 0) }
     inUse = 0
