@@ -6,6 +6,9 @@
 #   - Linux ran at EL1 under us and brought up both CPUs;
 #   - the hypervisor printed its per-vCPU exit summary for both vCPUs and powered off;
 #   - QEMU exited 0.
+# Then (unless --no-shell) a second boot into the interactive shell (hvtrace.shell=1) answers typed
+# commands through the PL011's RX interrupt, unplugs and replugs CPU 1 (PSCI CPU_OFF,
+# AFFINITY_INFO, CPU_ON again) and powers off when the shell exits.
 # It also prints timings: wall time from QEMU's start to the init/done markers, and the guest's
 # printk timestamps of the markers (virtual time with --deterministic).
 #
@@ -13,6 +16,7 @@
 #   --deterministic   -icount shift=0,sleep=off, dtb-randomness=off, -rtc base=2024-01-01,clock=vm
 #   --timeout S       kill QEMU after S seconds (default 180): the test fails with status 124
 #   --log FILE        keep the console log (timestamped lines) in FILE
+#   --no-shell        skip the interactive-shell boot
 # Exit status 0 when every check passed. Needs qemu-system-aarch64 and cache/guests/linux
 # (scripts/setup-guests.sh; run-qemu.sh runs it when the images are missing).
 set -uo pipefail
@@ -25,12 +29,14 @@ repo=$(cd "$here/.." && pwd)
 deterministic=0
 timeout_seconds=180
 keep_log=""
+shell_checks=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --deterministic) deterministic=1 ;;
         --timeout) timeout_seconds=${2:?}; shift ;;
         --log) keep_log=${2:?}; shift ;;
-        -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+        --no-shell) shell_checks=0 ;;
+        -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "test-linux: unknown option '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -46,7 +52,8 @@ fi
 
 log=$(mktemp "${TMPDIR:-/tmp}/hvtrace-linux.XXXXXX")
 console=$(mktemp "${TMPDIR:-/tmp}/hvtrace-linux-console.XXXXXX")
-trap 'rm -f "$log" "$console"' EXIT
+shell_log=$(mktemp "${TMPDIR:-/tmp}/hvtrace-linux-shell.XXXXXX")
+trap 'rm -f "$log" "$console" "$shell_log"' EXIT
 
 start=$EPOCHREALTIME
 timeout --foreground -k 5 "$timeout_seconds" "$here/scripts/run-qemu.sh" linux "${qemu_extra[@]}" \
@@ -99,9 +106,47 @@ echo "  done marker: wall $(wall_to "$HVTRACE_LINUX_DONE_MARKER") s   guest prin
 echo "  QEMU exit:   wall $(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f", e - s }') s"
 grep -E '^hv: (boot-to-guest|vcpu [0-9]+ exits=)' "$console" | sed 's/^/  /'
 
+# The interactive shell: wait for the shell marker, then type, reading the console as it comes.
+# expect_output TEXT: read console lines until one contains TEXT (false on EOF or timeout).
+expect_output() {
+    local line
+    while IFS= read -r -t "$timeout_seconds" line <&"${shell[0]}"; do
+        line=${line%$'\r'}
+        printf '%s\n' "$line" >>"$shell_log"
+        case "$line" in *"$1"*) return 0 ;; esac
+    done
+    return 1
+}
+type_line() { printf '%s\r' "$1" >&"${shell[1]}"; }
+
+if [ "$shell_checks" -eq 1 ]; then
+    echo "test-linux: interactive shell"
+    coproc shell { timeout --foreground -k 5 "$timeout_seconds" "$here/scripts/run-qemu.sh" linux --shell \
+        "${qemu_extra[@]}" 2>&1; }
+    if expect_output "$HVTRACE_LINUX_SHELL_MARKER"; then pass "shell marker"; else fail "no shell marker"; fi
+    type_line 'echo typed-$((6 * 7))'
+    if expect_output "typed-42"; then pass "typed command answered (PL011 RX interrupt)"
+    else fail "typed command not answered"; fi
+    type_line 'echo 0 > /sys/devices/system/cpu/cpu1/online; echo "online=[$(cat /sys/devices/system/cpu/online)]"'
+    if expect_output "online=[0]"; then pass "CPU 1 unplugged (CPU_OFF, AFFINITY_INFO)"
+    else fail "CPU 1 did not go offline"; fi
+    type_line 'echo 1 > /sys/devices/system/cpu/cpu1/online; echo "online=[$(cat /sys/devices/system/cpu/online)]"'
+    if expect_output "online=[0-1]"; then pass "CPU 1 replugged (second CPU_ON)"
+    else fail "CPU 1 did not come back"; fi
+    type_line 'exit'
+    if expect_output "hv: guest requested SYSTEM_OFF"; then pass "shell exit powers off"
+    else fail "no power-off after the shell exited"; fi
+    shell_pid=$shell_PID
+    wait "$shell_pid"
+    shell_status=$?
+    if [ "$shell_status" -eq 0 ]; then pass "QEMU exited 0 (shell run)"
+    else fail "QEMU exited with status $shell_status (shell run)"; fi
+fi
+
 if [ "$failures" -ne 0 ]; then
     echo "test-linux: $failures failure(s); console:"
     cat "$console"
+    if [ -s "$shell_log" ]; then echo "--- shell run ---"; cat "$shell_log"; fi
     exit 1
 fi
 echo "test-linux: all passed"
