@@ -110,6 +110,7 @@ grep -E '^hv: (boot-to-guest|vcpu [0-9]+ exits=)' "$console" | sed 's/^/  /'
 # expect_output TEXT: read console lines until one contains TEXT (false on EOF or timeout).
 expect_output() {
     local line
+    [ -n "${shell[0]:-}" ] || return 1
     while IFS= read -r -t "$timeout_seconds" line <&"${shell[0]}"; do
         line=${line%$'\r'}
         printf '%s\n' "$line" >>"$shell_log"
@@ -117,7 +118,9 @@ expect_output() {
     done
     return 1
 }
-type_line() { printf '%s\r' "$1" >&"${shell[1]}"; }
+type_line() {
+    if [ -n "${shell[1]:-}" ]; then printf '%s\r' "$1" >&"${shell[1]}"; else echo "  (QEMU already ended)"; fi
+}
 
 if [ "$shell_checks" -eq 1 ]; then
     echo "test-linux: interactive shell"
