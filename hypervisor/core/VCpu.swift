@@ -64,7 +64,6 @@ final class VCpu {
     interrupts.loadIntoHardware()
     let slot = PerCPUData.frameSlot
     slot.pointee = savedFrame
-    Trace.spanEnter(.vcpuSwitch, vcpu: self)
     hal_enter_guest(slot)
   }
 }
