@@ -43,7 +43,7 @@ func hypervisorMain(_ deviceTreeAddress: UInt64, _ bootCounter: UInt64) -> Never
   GICDistributor.enable(Platform.maintenanceInterrupt)
   TrapPolicy.apply()
 
-  let description = VMConfigs.description(for: kind)
+  let description = VMConfigs.description(for: kind, probePanicAtEnd: boot.argument("panic") != nil)
   let vm: VM
   do throws(VMError) {
     vm = try VM(description)

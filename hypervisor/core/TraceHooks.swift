@@ -27,9 +27,7 @@ enum Trace {
   }
 
   /// The vCPU field of exit records: VM id in bits 15:8, vCPU index in bits 7:0.
-  @inline(__always) static func identifier(_ vcpu: VCpu) -> UInt16 {
-    UInt16(vcpu.vm.description.vmid) << 8 | UInt16(truncatingIfNeeded: vcpu.index)
-  }
+  @inline(__always) static func identifier(_ vcpu: VCpu) -> UInt16 { vcpu.traceIdentifier }
 
   /// A synchronous exit, decoded: EC and ISS from ESR_EL2, stamped with the vector's timestamp.
   @inline(__always) static func exitEntry(_ frame: UnsafeMutablePointer<TrapFrame>, _ syndrome: ExceptionSyndrome,

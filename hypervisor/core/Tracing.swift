@@ -9,12 +9,10 @@ typealias TraceProducer = RingProducer<HALTracePlatform>
 ///   `trace=on|off|overwrite|stop`  start on (default) / off; ring mode overwrite or stop-when-full
 ///   `trace_mode=overwrite|stop-when-full`  the ring mode (what `hvtrace record --mode` passes)
 ///   `trace_pages=N`  pages per CPU ring (default: as many as fit the 32 MiB region, at most 1024)
-///   `trace_clock=cycles|counter`  PMCCNTR_EL0 (default when a PMU exists) or CNTPCT_EL0
 struct TraceSettings {
   var startsEnabled = true
   var mode = RingMode.stopWhenFull
   var pagesPerCPU: UInt32? = nil
-  var preferCycleCounter = true
 
   init(_ boot: BootInformation) {
     if let value = boot.argument("trace") {
@@ -28,7 +26,6 @@ struct TraceSettings {
     if let value = boot.argument("trace_pages"), let pages = parseUnsigned(value), pages >= 2, pages <= 1 << 20 {
       pagesPerCPU = UInt32(pages)
     }
-    if let value = boot.argument("trace_clock") { preferCycleCounter = !bytesEqual(value[...], "counter") }
   }
 }
 
@@ -102,8 +99,12 @@ enum Tracing {
   static func initialize(_ settings: TraceSettings, cpuCount: Int) {
     #if !HVTRACE_DISABLED
     let cpus = max(1, min(cpuCount, Int(HAL_MAX_CPUS)))
-    let cycles = settings.preferCycleCounter && TraceClock.cycleCounterImplemented
-    TraceClock.select(cycleCounter: cycles)
+    let cycles = TraceClock.usesCycleCounter
+    if cycles && !TraceClock.cycleCounterImplemented {
+      Console.write("hv: tracing off: built for PMCCNTR_EL0 (TRACE_CLOCK=cycles) but this CPU has no PMUv3\r\n")
+      return
+    }
+    TraceClock.select()
     var pages = settings.pagesPerCPU ?? defaultPagesPerCPU(cpuCount: cpus)
     pages = min(pages, defaultPagesPerCPU(cpuCount: cpus))
     let (high, low) = buildID()
@@ -111,7 +112,8 @@ enum Tracing {
                               mode: settings.mode, cpuCount: UInt16(cpus), pageSize: TraceRegion.defaultPageSize,
                               pagesPerCPU: pages, counterFrequency: read_cntfrq_el0(), buildIDHigh: high, buildIDLow: low)
     layout.control = settings.startsEnabled ? 1 : 0
-    // The magic is stored last: the host starts reading once it appears.
+    // Ring states zeroed, then the header (magic first: the host re-reads a header that
+    // fails validation for a short while, so a half-written header is never used).
     initializeTraceRegion(layout, at: region)
     header = layout
     let list = UnsafeMutablePointer<TraceProducer>.allocate(capacity: cpus)
@@ -136,7 +138,7 @@ enum Tracing {
   static func initializeSecondaryCPU() {
     #if !HVTRACE_DISABLED
     guard producers != nil else { return }
-    TraceClock.select(cycleCounter: TraceClock.usesCycleCounter)
+    TraceClock.select()
     #endif
   }
 

@@ -12,17 +12,26 @@ enum HALTracePlatform: TracePlatform {
   @inline(__always) static func counterNow() -> UInt64 { read_cntpct_el0() }
 }
 
-/// The clock that stamps trace records. Chosen once at boot, before any guest runs:
-/// PMCCNTR_EL0 (Arm ARM D13.2, "PMCCNTR_EL0") when the PMU exists and may count at EL2, else
-/// CNTPCT_EL0. The exception vectors stamp the trap frame with the same clock (two vector
-/// tables, `hal_select_vectors`).
+/// The clock that stamps trace records, chosen at build time so the hot path never tests it:
+/// PMCCNTR_EL0 (Arm ARM D13.2, "PMCCNTR_EL0"; default, `make TRACE_CLOCK=cycles`), or
+/// CNTPCT_EL0 (`make TRACE_CLOCK=counter`, `-D HVTRACE_CLOCK_COUNTER`) for guests that program
+/// the PMU themselves (Linux's perf resets PMCCNTR, which would send timestamps backwards).
+/// The exception vectors stamp the trap frame with the same clock (`hal_select_vectors`).
+/// A cycles build on a CPU without a PMUv3 leaves tracing off (see `Tracing.initialize`).
 enum TraceClock {
-  /// True while PMCCNTR_EL0 is the trace clock. Written once at boot, read on every event.
-  nonisolated(unsafe) static var usesCycleCounter = false
+  #if HVTRACE_CLOCK_COUNTER
+  static let usesCycleCounter = false
+  #else
+  static let usesCycleCounter = true
+  #endif
 
   /// The current trace-clock value.
   @inline(__always) static func now() -> UInt64 {
-    usesCycleCounter ? read_pmccntr_el0() : read_cntpct_el0()
+    #if HVTRACE_CLOCK_COUNTER
+    return read_cntpct_el0()
+    #else
+    return read_pmccntr_el0()
+    #endif
   }
 
   /// True when a PMUv3 is implemented: ID_AA64DFR0_EL1.PMUVer (bits [11:8]) is neither 0 (none)
@@ -45,10 +54,9 @@ enum TraceClock {
   /// Selects the trace clock on this CPU (vector table included). PMCCNTR_EL0 ticks at the
   /// CPU clock; QEMU's TCG model counts its virtual clock in nanoseconds (1 GHz; with
   /// `-icount shift=0` that is one tick per instruction), which is what `frequency` returns.
-  static func select(cycleCounter: Bool) {
-    usesCycleCounter = cycleCounter
-    if cycleCounter { startCycleCounter() }
-    hal_select_vectors(cycleCounter ? 1 : 0)
+  static func select() {
+    if usesCycleCounter { startCycleCounter() }
+    hal_select_vectors(usesCycleCounter ? 1 : 0)
   }
 
   /// Hz of the trace clock. The PMU does not report its frequency; under QEMU (the only

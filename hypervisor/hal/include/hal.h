@@ -70,6 +70,11 @@ _Static_assert(sizeof(PerCPU) == PER_CPU_SIZE, "per-cpu size");
 
 #define HAL_INLINE static inline __attribute__((always_inline))
 
+/// This CPU's PerCPU (TPIDR_EL2). Not volatile and `const`: TPIDR_EL2 is written once per CPU
+/// before any C or Swift runs, so the compiler may read it once per function.
+HAL_INLINE __attribute__((const)) PerCPU *hal_this_cpu(void) {
+    PerCPU *p; __asm__("mrs %0, tpidr_el2" : "=r"(p)); return p; }
+
 static inline uint64_t trap_frame_get_x(const TrapFrame *f, unsigned n) { return n < 31 ? f->x[n] : 0; }
 /// Writes x`n`; n == 31 is XZR (writes are discarded), as in an instruction's register field.
 static inline void trap_frame_set_x(TrapFrame *f, unsigned n, uint64_t v) { if (n < 31) f->x[n] = v; }
