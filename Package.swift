@@ -34,9 +34,13 @@ let package = Package(
             dependencies: ["HVTrace", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat"]),
+        // Analyses (pairing, report, flame, compare) on event sequences of known distributions.
+        .testTarget(name: "AnalysisTests", dependencies: ["HVTrace"]),
         // The hypervisor core's pure logic (ESR decoding, stage-2 descriptors, MMIO decode, PSCI
         // checks): the same files the Embedded hypervisor compiles, built for host unit tests.
         .target(name: "HypervisorModel", dependencies: ["TraceFormat"], path: "hypervisor/core/model"),
         .testTarget(name: "HypervisorModelTests", dependencies: ["HypervisorModel", "TraceFormat"]),
+        // The .hvt container, decoder, diagnostics, synthetic traces and dump against fixtures.
+        .testTarget(name: "HVTraceTests", dependencies: ["HVTrace", "CZstd", "hvtrace"]),
     ]
 )

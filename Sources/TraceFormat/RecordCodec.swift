@@ -89,6 +89,8 @@ public struct RecordDecoder {
     public private(set) var offset: Int = 0
     /// Extension records skipped because this decoder does not know them.
     public private(set) var skippedExtensionRecords = 0
+    /// Deltas of skipped extension records not yet added to a returned record.
+    var skippedDelta: UInt64 = 0
 
     public init(base: UnsafeRawPointer, length: Int) {
         self.base = base
@@ -113,12 +115,16 @@ public struct RecordDecoder {
                 guard length <= UInt64(end - cursor) else { throw .truncatedRecord(offset: start) }
                 offset = cursor + Int(length)
                 skippedExtensionRecords += 1
+                // The next record's delta is relative to this one: carry the skipped delta over.
+                skippedDelta &+= delta
                 continue
             }
             guard let eventID = EventID(rawValue: id) else { throw .unknownEvent(id: id, offset: start) }
             let event = try decodeFields(eventID, at: &cursor, recordStart: start)
             offset = cursor
-            return DecodedRecord(event: event, delta: delta, offset: start)
+            let total = delta &+ skippedDelta
+            skippedDelta = 0
+            return DecodedRecord(event: event, delta: total, offset: start)
         }
     }
 

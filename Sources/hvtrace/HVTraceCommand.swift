@@ -7,6 +7,6 @@ struct HVTraceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hvtrace",
         abstract: "Record, decode and analyse hypervisor exit traces.",
-        subcommands: [Dump.self, Synth.self]
+        subcommands: [Report.self, Flame.self, Compare.self, Dump.self, Synth.self, DecodeBench.self]
     )
 }

@@ -135,7 +135,7 @@ public struct DecodeDiagnostics: Equatable, Sendable {
     /// counter (name, count, severity, description) and its detail lines.
     public func rendered() -> String {
         var lines = ["diagnostics: \(pagesRead) pages, \(eventsDecoded) events, " +
-                     (reported.isEmpty ? "no problems" : "\(reported.count) kinds of problem")]
+                     (reported.isEmpty ? "no problems" : reported.count == 1 ? "1 kind of problem" : "\(reported.count) kinds of problem")]
         let width = reported.map { $0.name.count }.max() ?? 0
         for kind in reported {
             let padded = kind.name + String(repeating: " ", count: width - kind.name.count)

@@ -127,3 +127,44 @@ extension String {
         return result
     }
 }
+
+/// What `hvtrace dump` prints, as a library function so tests check the very same text.
+public struct TraceDumpOptions: Sendable {
+    public var limit: Int?
+    public var cpus: Set<UInt16>?
+    public var events: Set<String>?
+    public var showHeader = true
+
+    public init(limit: Int? = nil, cpus: Set<UInt16>? = nil, events: Set<String>? = nil, showHeader: Bool = true) {
+        self.limit = limit
+        self.cpus = cpus
+        self.events = events
+        self.showHeader = showHeader
+    }
+}
+
+extension EventStream {
+    /// Writes the dump of this stream to `output` in pieces (header block, column titles, event
+    /// lines); diagnostics are left to the caller (they go to stderr).
+    public func dump(path: String, options: TraceDumpOptions, output: (String) -> Void) throws(TraceDecodeError) {
+        var formatter = TraceTextFormatter(header: header)
+        var text = ""
+        if options.showHeader {
+            text = formatter.headerBlock(path: path) + "\n\n" + TraceTextFormatter.columnTitles + "\n"
+        }
+        var printed = 0
+        while options.limit.map({ printed < $0 }) ?? true, let timed = try next() {
+            // Every event goes through the formatter (it tracks the start and each CPU's vCPU).
+            let line = formatter.line(for: timed)
+            if let cpus = options.cpus, !cpus.contains(timed.cpu) { continue }
+            if let events = options.events, !events.contains("\(timed.event.id.name)") { continue }
+            text += line + "\n"
+            printed += 1
+            if text.utf8.count > 1 << 16 {
+                output(text)
+                text = ""
+            }
+        }
+        output(text)
+    }
+}

@@ -55,8 +55,10 @@ public struct SyntheticGroundTruth: Sendable {
         /// Latencies (return − entry) in generation order.
         public var latencies: [UInt64] = []
         public var totalTicks: UInt64 = 0
-        /// Exits whose entry or return was dropped by a full ring.
+        /// Exits of which only the entry or only the return was recorded (the other was dropped).
         public var unmatched = 0
+        /// Exits dropped completely by a full ring.
+        public var lostEntirely = 0
         public var count: Int { latencies.count }
     }
 
@@ -170,9 +172,7 @@ public enum SyntheticTraceGenerator {
             }
             let events = kind.events(vcpu: UInt16(cpu), random: &random)
             let latency = ticks(kind.latency.sample(&random))
-            var offsets = (0..<(events.count - 2)).map { _ in random.below(latency + 1) }
-            offsets.sort()
-            let stamps = [entry] + offsets.map { entry + $0 } + [entry + latency]
+            let stamps = timestamps(kind: kind, eventCount: events.count, entry: entry, latency: latency, random: &random)
 
             SyntheticPlatform.setCounter(entry * counterFrequency / options.clockFrequency)
             var recorded = [Bool](repeating: true, count: events.count)
@@ -199,6 +199,28 @@ public enum SyntheticTraceGenerator {
         return truth
     }
 
+    /// Spreads an exit's events over its latency like real handlers do: every step has a
+    /// characteristic share of the exit's time (fixed per kind and position), plus one tick of jitter.
+    private static func timestamps(kind: SyntheticExitKind, eventCount: Int, entry: UInt64, latency: UInt64,
+                                   random: inout Xoshiro256StarStar) -> [UInt64] {
+        let gaps = eventCount - 1
+        var weights = [UInt64](repeating: 0, count: gaps)
+        var seed = Xoshiro256StarStar(seed: UInt64(kind.exceptionClass) << 8 | UInt64(eventCount))
+        for index in 0..<gaps { weights[index] = 1 + seed.below(8) }
+        let total = weights.reduce(0, +)
+        var stamps = [UInt64](repeating: entry, count: eventCount)
+        var cumulative: UInt64 = 0
+        for index in 1..<gaps {
+            cumulative += weights[index - 1]
+            let (high, low) = latency.multipliedFullWidth(by: cumulative)
+            let nominal = total.dividingFullWidth((high, low)).quotient
+            let jittered = min(latency, nominal + random.below(2))
+            stamps[index] = max(stamps[index - 1], entry + jittered)
+        }
+        stamps[eventCount - 1] = entry + latency
+        return stamps
+    }
+
     /// Adds one exit to the ground truth: latency if entry and return were recorded, stack self
     /// times if everything was.
     private static func account(kind: SyntheticExitKind, events: [TraceEvent], stamps: [UInt64], recorded: [Bool],
@@ -208,8 +230,10 @@ public enum SyntheticTraceGenerator {
             let latency = stamps.last! - stamps.first!
             truth.reasons[reason, default: .init()].latencies.append(latency)
             truth.reasons[reason, default: .init()].totalTicks += latency
-        } else {
+        } else if recorded.first! || recorded.last! {
             truth.reasons[reason, default: .init()].unmatched += 1
+        } else {
+            truth.reasons[reason, default: .init()].lostEntirely += 1
         }
         guard recorded.allSatisfy({ $0 }) else {
             truth.exitsWithLoss += 1

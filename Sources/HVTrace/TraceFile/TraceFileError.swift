@@ -53,13 +53,11 @@ public struct TraceFileError: Error, Equatable, CustomStringConvertible, Sendabl
             }.joined(separator: " ")
             return "\(path): not an .hvt trace: byte 0 should start a zstd frame (28 b5 2f fd) but holds \(hex)"
         case let .corruptCompressedData(fileOffset, zstdMessage):
-            return "\(path): compressed data corrupt near file byte \(fileOffset) (zstd: \(zstdMessage)); the file was damaged after it was written"
+            return "\(path): compressed data corrupt in the \(DecompressedWindow.inputSlice) bytes from file byte \(fileOffset) (zstd: \(zstdMessage)); the file was damaged after it was written"
         case let .truncatedHeader(fileOffset, streamOffset):
             return "\(path): file ends at byte \(fileOffset) inside the trace header (stream offset \(streamOffset)): the recording was cut short; nothing can be decoded"
         case let .badMagic(found):
-            var hex = String(found, radix: 16)
-            hex = String(repeating: "0", count: max(0, 16 - hex.count)) + hex
-            return "\(path): not an .hvt trace: stream offset 0 holds magic 0x\(hex), expected 0x\(String(TraceFileLayout.magic, radix: 16)) (\"HVTFILE\\0\")"
+            return "\(path): not an .hvt trace: stream offset 0 holds magic 0x\(hex(found, digits: 16)), expected 0x\(hex(TraceFileLayout.magic, digits: 16)) (\"HVTFILE\\0\")"
         case let .unsupportedVersion(what, major, minor):
             return "\(path): \(what) version \(major).\(minor) is not supported by this hvtrace (reads \(TraceFileLayout.majorVersion).x): update hvtrace"
         case let .invalidHeader(streamOffset, detail):

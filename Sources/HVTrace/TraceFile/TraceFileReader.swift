@@ -28,14 +28,14 @@ public final class TraceFileReader {
     public let path: String
     public let header: TraceFileHeader
     /// Counters for everything odd seen so far; `PageSource` and `EventStream` add to it.
-    public var diagnostics = DecodeDiagnostics()
+    @exclusivity(unchecked) public var diagnostics = DecodeDiagnostics()
     /// Final ring counters, by CPU, once their chunks were read.
     public private(set) var ringStates: [RingStateSnapshot] = []
     /// The highest watermark read so far (0 before any).
-    public private(set) var watermark: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var watermark: UInt64 = 0
     /// Page chunks the end chunk says were written (nil until it is read).
     public private(set) var pagesWrittenAccordingToEnd: UInt64?
-    public private(set) var end: TraceFileEnd = .notYet
+    @exclusivity(unchecked) public private(set) var end: TraceFileEnd = .notYet
 
     private let window: DecompressedWindow
 
@@ -129,6 +129,12 @@ public final class TraceFileReader {
         case .end:
             pagesWrittenAccordingToEnd = reader.u64()
             end = .complete
+            // Pull in the rest of the frame so a missing checksum (a cut in the last bytes) shows.
+            _ = window.require(window.available.count + 1)
+            if window.failure == nil && window.endedInsideFrame {
+                diagnostics.count(.truncatedFile, detail: "file ends at byte \(window.compressedFileOffset) inside the final zstd frame (its checksum is missing); every chunk was read")
+                end = .truncated(fileOffset: window.compressedFileOffset, streamOffset: window.streamOffsetOfEnd)
+            }
         case .page:
             break
         case nil:
@@ -140,7 +146,7 @@ public final class TraceFileReader {
     private func stop(insideChunkAt chunkOffset: UInt64?) {
         switch window.failure {
         case let .corrupt(fileOffset, message):
-            diagnostics.count(.corruptCompressedData, detail: "near file byte \(fileOffset) (stream offset \(window.streamOffsetOfEnd)): zstd: \(message)")
+            diagnostics.count(.corruptCompressedData, detail: "in the \(DecompressedWindow.inputSlice) bytes from file byte \(fileOffset) (stream offset \(window.streamOffsetOfEnd)): zstd: \(message)")
             end = .failed
         case let .io(reason):
             diagnostics.count(.readError, detail: TraceFileError(path: path, reason: reason).description)
@@ -163,6 +169,10 @@ final class DecompressedWindow {
         case corrupt(fileOffset: UInt64, message: String)
         case io(TraceFileError.Reason)
     }
+
+    /// Compressed bytes handed to zstd per call. zstd reports no output for a call that fails, so
+    /// small slices keep everything decoded before a damaged spot (and locate it to this many bytes).
+    static let inputSlice = 1024
 
     private let file: PosixFile
     private let decompressor: ZstdDecompressor
@@ -236,12 +246,14 @@ final class DecompressedWindow {
                 if inputStart == inputEnd { return false }
             }
             let output = UnsafeMutableRawBufferPointer(rebasing: buffer[end...])
-            switch decompressor.decompress(input: UnsafeRawBufferPointer(rebasing: input[0..<inputEnd]), inputPosition: &inputStart, output: output) {
+            let sliceStart = inputStart
+            let slice = UnsafeRawBufferPointer(rebasing: input[0..<min(inputEnd, inputStart + Self.inputSlice)])
+            switch decompressor.decompress(input: slice, inputPosition: &inputStart, output: output) {
             case let .success(produced):
                 end += produced
                 outputWasFull = produced == output.count
             case let .failure(problem):
-                failure = .corrupt(fileOffset: compressedFileOffset, message: problem.message)
+                failure = .corrupt(fileOffset: inputFileOffset + UInt64(sliceStart), message: problem.message)
                 return false
             }
         }

@@ -32,20 +32,33 @@ final class ZstdCompressor {
         output.deallocate()
     }
 
-    /// Compresses `input` into `file`; `end` finishes the frame. Returns the compressed bytes written.
-    func compress(_ input: UnsafeRawBufferPointer, end: Bool, into file: PosixFile) throws(TraceFileError.Reason) -> Int {
+    /// How far to push the compressed data: keep buffering, complete the current block, or finish the frame.
+    enum Mode {
+        case `continue`, flush, end
+
+        var directive: ZSTD_EndDirective {
+            switch self {
+            case .continue: return ZSTD_e_continue
+            case .flush: return ZSTD_e_flush
+            case .end: return ZSTD_e_end
+            }
+        }
+    }
+
+    /// Compresses `input` into `file`. Returns the compressed bytes written.
+    func compress(_ input: UnsafeRawBufferPointer, mode: Mode, into file: PosixFile) throws(TraceFileError.Reason) -> Int {
         var written = 0
         var inBuffer = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
         while true {
             var outBuffer = ZSTD_outBuffer(dst: output, size: outputCapacity, pos: 0)
-            let remaining = ZSTD_compressStream2(context, &outBuffer, &inBuffer, end ? ZSTD_e_end : ZSTD_e_continue)
+            let remaining = ZSTD_compressStream2(context, &outBuffer, &inBuffer, mode.directive)
             if ZSTD_isError(remaining) != 0 { throw .compression(zstdErrorName(remaining)) }
             if outBuffer.pos > 0 {
                 try file.write(UnsafeRawBufferPointer(start: output, count: outBuffer.pos))
                 written += outBuffer.pos
             }
-            // e_continue: done once all input is taken; e_end: done once the frame is flushed.
-            if end ? remaining == 0 : inBuffer.pos == inBuffer.size { return written }
+            // continue: done once all input is taken; flush/end: done once nothing is left inside.
+            if mode == .continue ? inBuffer.pos == inBuffer.size : remaining == 0 { return written }
         }
     }
 }

@@ -48,27 +48,8 @@ struct Dump: ParsableCommand {
 
     func run() throws {
         let stream = try input.openStream()
-        var formatter = TraceTextFormatter(header: stream.header)
-        var output = ""
-        if !noHeader {
-            output = formatter.headerBlock(path: input.file) + "\n\n" + TraceTextFormatter.columnTitles + "\n"
-        }
-        let cpus = cpuFilter, events = eventFilter
-        var printed = 0
-        while limit.map({ printed < $0 }) ?? true, let timed = try stream.next() {
-            // The first event (whatever the filters) fixes the trace start.
-            if formatter.startTimestamp == nil { formatter.startTimestamp = timed.timestamp }
-            let line = formatter.line(for: timed)
-            if let cpus, !cpus.contains(timed.cpu) { continue }
-            if let events, !events.contains("\(timed.event.id.name)") { continue }
-            output += line + "\n"
-            printed += 1
-            if output.utf8.count > 1 << 16 {
-                print(output, terminator: "")
-                output = ""
-            }
-        }
-        print(output, terminator: "")
+        let options = TraceDumpOptions(limit: limit, cpus: cpuFilter, events: eventFilter, showHeader: !noHeader)
+        try stream.dump(path: input.file, options: options) { print($0, terminator: "") }
         printToStandardError(stream.diagnostics.rendered())
     }
 }

@@ -1,0 +1,274 @@
+// Exit pairing: turns each CPU's event order into completed exits (entry → return on the same CPU
+// ring), records what the handler did in between, and counts everything that does not pair.
+//
+// One vCPU runs on one pCPU at a time, and a CPU's ring holds its events in the order they happened,
+// so pairing needs only per-CPU order: no global merge across CPUs. The hot path (`consume`) keeps a
+// fixed-size state per CPU and allocates nothing.
+
+/// What the handler did during one exit, filled in from the events between entry and return.
+public struct ExitDetails: Equatable, Sendable {
+    /// Which of the optional fields below were seen (bits: `hypercall`, `device`, …).
+    public var present: UInt8 = 0
+    /// SMCCC function id of the first `hypercall` event.
+    public var functionID: UInt32 = 0
+    /// `MMIODevice` raw value of the first `mmioAccess` event.
+    public var device: UInt8 = 0
+    /// `Stage2Outcome` raw value of the first `stage2Fault` event.
+    public var stage2Outcome: UInt8 = 0
+    /// INTID of the first `physicalIRQ` event.
+    public var intid: UInt16 = 0
+    /// `SysregEncoding` key of the trapped register (from `sysregTrap`, or from ISS for EC 0x18).
+    public var sysreg: UInt16 = 0
+
+    public static let hypercall: UInt8 = 1 << 0
+    public static let device: UInt8 = 1 << 1
+    public static let stage2: UInt8 = 1 << 2
+    public static let interrupt: UInt8 = 1 << 3
+    public static let sysregister: UInt8 = 1 << 4
+
+    @inline(__always)
+    public func has(_ bit: UInt8) -> Bool { present & bit != 0 }
+
+    public init() {}
+}
+
+/// One exit whose entry and return were both seen on the same CPU.
+public struct PairedExit: Equatable, Sendable {
+    public var cpu: UInt16
+    /// VM id in bits 15:8, vCPU index in bits 7:0 (as in `exitEntry`).
+    public var vcpu: UInt16
+    public var reason: ExitReason
+    public var entryTimestamp: UInt64
+    /// Return timestamp minus entry timestamp, in record-clock ticks.
+    public var latency: UInt64
+    public var details: ExitDetails
+
+    public init(cpu: UInt16, vcpu: UInt16, reason: ExitReason, entryTimestamp: UInt64, latency: UInt64,
+                details: ExitDetails = ExitDetails()) {
+        self.cpu = cpu
+        self.vcpu = vcpu
+        self.reason = reason
+        self.entryTimestamp = entryTimestamp
+        self.latency = latency
+        self.details = details
+    }
+}
+
+/// The kinds of handler detail a flame stack can end in.
+public enum ExitDetailKind: Sendable {
+    case hypercall, device, interrupt, sysreg
+}
+
+/// Receives the pairer's findings. Every method has an empty default, so a sink implements only what
+/// it needs; the pairer is generic over its sink, so the calls are specialised and inlined.
+public protocol ExitSink {
+    /// An exit entry opened an exit on `cpu`.
+    mutating func exitBegan(cpu: Int, reason: ExitReason, timestamp: UInt64)
+    /// A `waitForInterrupt` event changed a WFx exit's reason (its ISS.TI disagreed).
+    mutating func exitReasonRefined(cpu: Int, reason: ExitReason)
+    /// A span enter or leave inside an open exit.
+    mutating func phaseEntered(cpu: Int, phase: UInt8, timestamp: UInt64)
+    mutating func phaseLeft(cpu: Int, phase: UInt8, timestamp: UInt64)
+    /// A handler event that names what the exit was about (`value` is the id, INTID, …).
+    mutating func detailSeen(cpu: Int, kind: ExitDetailKind, value: UInt32)
+    /// The open exit on `exit.cpu` returned.
+    mutating func exitCompleted(_ exit: PairedExit, returnTimestamp: UInt64)
+    /// The open exit on `cpu` will never pair (lost data); forget what was collected for it.
+    mutating func exitAbandoned(cpu: Int)
+}
+
+extension ExitSink {
+    @inline(__always) public mutating func exitBegan(cpu: Int, reason: ExitReason, timestamp: UInt64) {}
+    @inline(__always) public mutating func exitReasonRefined(cpu: Int, reason: ExitReason) {}
+    @inline(__always) public mutating func phaseEntered(cpu: Int, phase: UInt8, timestamp: UInt64) {}
+    @inline(__always) public mutating func phaseLeft(cpu: Int, phase: UInt8, timestamp: UInt64) {}
+    @inline(__always) public mutating func detailSeen(cpu: Int, kind: ExitDetailKind, value: UInt32) {}
+    @inline(__always) public mutating func exitAbandoned(cpu: Int) {}
+}
+
+/// Counts of everything that did not pair, and why. Nothing is dropped without being counted here.
+public struct PairingDiagnostics: Equatable, Sendable, Codable {
+    /// Events consumed (every record, `lostEvents` included).
+    public var events: UInt64 = 0
+    /// Exits whose entry and return were both seen.
+    public var pairedExits: UInt64 = 0
+    /// An entry followed by another entry on the same CPU: the first exit's return was lost.
+    public var entriesFollowedByEntry: UInt64 = 0
+    /// An entry still open when a `lostEvents` record or a page-sequence gap arrived.
+    public var entriesCutByLostData: UInt64 = 0
+    /// An entry still open at the end of the trace.
+    public var entriesOpenAtEnd: UInt64 = 0
+    /// A return with no open entry on its CPU: the entry was lost (or the trace began mid-exit).
+    public var returnsWithoutEntry: UInt64 = 0
+    /// Sum of the counts in `lostEvents` records: events the producer dropped.
+    public var lostEvents: UInt64 = 0
+    /// Handler events (hypercall, mmio, …) seen while no exit was open on their CPU.
+    public var eventsOutsideExits: UInt64 = 0
+    /// Events whose timestamp was earlier than the previous one on the same CPU (clamped to it).
+    public var nonMonotonicTimestamps: UInt64 = 0
+
+    public init() {}
+
+    /// Entries that never found their return.
+    public var unmatchedEntries: UInt64 { entriesFollowedByEntry + entriesCutByLostData + entriesOpenAtEnd }
+    /// Returns that never found their entry.
+    public var unmatchedReturns: UInt64 { returnsWithoutEntry }
+}
+
+/// Pairs exit entries with returns per CPU and feeds completed exits to a sink.
+public struct ExitPairer<Sink: ExitSink> {
+    /// The in-progress exit of one CPU.
+    @usableFromInline struct CPUState {
+        @usableFromInline var isOpen = false
+        @usableFromInline var lastTimestamp: UInt64 = 0
+        @usableFromInline var exit = PairedExit(cpu: 0, vcpu: 0, reason: ExitReason(rawValue: 0),
+                                                entryTimestamp: 0, latency: 0)
+        @usableFromInline init() {}
+    }
+
+    public var sink: Sink
+    public private(set) var diagnostics = PairingDiagnostics()
+    /// Earliest and latest timestamps seen on any CPU (the trace's span); `firstTimestamp > lastTimestamp`
+    /// while nothing was consumed.
+    public private(set) var firstTimestamp: UInt64 = .max
+    public private(set) var lastTimestamp: UInt64 = 0
+    @usableFromInline var cpus: [CPUState]
+
+    public init(sink: Sink, cpuCount: Int = 1) {
+        self.sink = sink
+        self.cpus = Array(repeating: CPUState(), count: max(1, cpuCount))
+    }
+
+    /// CPUs that have state (grows when an event names a larger CPU index).
+    public var cpuCount: Int { cpus.count }
+
+    /// Consumes one event of `cpu`'s ring. Events of one CPU must come in ring order; CPUs may interleave.
+    @inline(__always)
+    public mutating func consume(_ event: TraceEvent, timestamp rawTimestamp: UInt64, cpu: Int) {
+        if _slowPath(cpu >= cpus.count) { cpus += Array(repeating: CPUState(), count: cpu + 1 - cpus.count) }
+        diagnostics.events &+= 1
+        var timestamp = rawTimestamp
+        if _slowPath(timestamp < cpus[cpu].lastTimestamp) {
+            diagnostics.nonMonotonicTimestamps &+= 1
+            timestamp = cpus[cpu].lastTimestamp
+        }
+        cpus[cpu].lastTimestamp = timestamp
+        if _slowPath(timestamp < firstTimestamp) { firstTimestamp = timestamp }
+        if timestamp > lastTimestamp { lastTimestamp = timestamp }
+
+        switch event {
+        case let .exitEntry(ec, iss, vcpu):
+            if cpus[cpu].isOpen {
+                diagnostics.entriesFollowedByEntry &+= 1
+                sink.exitAbandoned(cpu: cpu)
+            }
+            let reason = ExitReason(ec: ec, iss: iss)
+            var details = ExitDetails()
+            if ec == ExceptionClass.sysreg.rawValue {
+                details.sysreg = SysregEncoding.fromISS(iss).encoding
+                details.present = ExitDetails.sysregister
+            }
+            cpus[cpu].isOpen = true
+            cpus[cpu].exit = PairedExit(cpu: UInt16(truncatingIfNeeded: cpu), vcpu: vcpu, reason: reason,
+                                        entryTimestamp: timestamp, latency: 0, details: details)
+            sink.exitBegan(cpu: cpu, reason: reason, timestamp: timestamp)
+        case .exitReturn:
+            guard cpus[cpu].isOpen else {
+                diagnostics.returnsWithoutEntry &+= 1
+                return
+            }
+            cpus[cpu].isOpen = false
+            cpus[cpu].exit.latency = timestamp - cpus[cpu].exit.entryTimestamp
+            diagnostics.pairedExits &+= 1
+            sink.exitCompleted(cpus[cpu].exit, returnTimestamp: timestamp)
+        case let .lostEvents(count):
+            diagnostics.lostEvents &+= count
+            cutOpenExit(cpu: cpu)
+        case let .hypercall(_, _, functionID):
+            guard isOpen(cpu) else { return }
+            if !cpus[cpu].exit.details.has(ExitDetails.hypercall) {
+                cpus[cpu].exit.details.functionID = functionID
+                cpus[cpu].exit.details.present |= ExitDetails.hypercall
+            }
+            sink.detailSeen(cpu: cpu, kind: .hypercall, value: functionID)
+        case let .stage2Fault(_, _, outcome):
+            guard isOpen(cpu) else { return }
+            if !cpus[cpu].exit.details.has(ExitDetails.stage2) {
+                cpus[cpu].exit.details.stage2Outcome = outcome.rawValue
+                cpus[cpu].exit.details.present |= ExitDetails.stage2
+            }
+        case let .mmioAccess(device, _, _, _):
+            guard isOpen(cpu) else { return }
+            if !cpus[cpu].exit.details.has(ExitDetails.device) {
+                cpus[cpu].exit.details.device = device
+                cpus[cpu].exit.details.present |= ExitDetails.device
+            }
+            sink.detailSeen(cpu: cpu, kind: .device, value: UInt32(device))
+        case let .physicalIRQ(intid):
+            guard isOpen(cpu) else { return }
+            if !cpus[cpu].exit.details.has(ExitDetails.interrupt) {
+                cpus[cpu].exit.details.intid = intid
+                cpus[cpu].exit.details.present |= ExitDetails.interrupt
+            }
+            sink.detailSeen(cpu: cpu, kind: .interrupt, value: UInt32(intid))
+        case let .sysregTrap(encoding, _):
+            guard isOpen(cpu) else { return }
+            cpus[cpu].exit.details.sysreg = encoding
+            cpus[cpu].exit.details.present |= ExitDetails.sysregister
+            sink.detailSeen(cpu: cpu, kind: .sysreg, value: UInt32(encoding))
+        case let .waitForInterrupt(kind):
+            guard isOpen(cpu) else { return }
+            let refined = ExitReason(waitKind: kind)
+            if cpus[cpu].exit.reason.isWFx && cpus[cpu].exit.reason != refined {
+                cpus[cpu].exit.reason = refined
+                sink.exitReasonRefined(cpu: cpu, reason: refined)
+            }
+        case let .spanEnter(phase):
+            guard isOpen(cpu) else { return }
+            sink.phaseEntered(cpu: cpu, phase: phase, timestamp: timestamp)
+        case let .spanLeave(phase):
+            guard isOpen(cpu) else { return }
+            sink.phaseLeft(cpu: cpu, phase: phase, timestamp: timestamp)
+        case .hypercallResult, .virtualIRQ, .guestMarker:
+            _ = isOpen(cpu)
+        }
+    }
+
+    /// True if `cpu` has an open exit; otherwise counts an event outside any exit.
+    @inline(__always)
+    mutating func isOpen(_ cpu: Int) -> Bool {
+        if cpus[cpu].isOpen { return true }
+        diagnostics.eventsOutsideExits &+= 1
+        return false
+    }
+
+    /// Events of `cpu` were lost before the next one (a page-sequence gap, or a corrupt page that was
+    /// skipped): an open exit cannot be trusted to pair any more.
+    public mutating func noteDiscontinuity(cpu: Int) {
+        guard cpu < cpus.count else { return }
+        cutOpenExit(cpu: cpu)
+    }
+
+    @inline(__always)
+    mutating func cutOpenExit(cpu: Int) {
+        if cpus[cpu].isOpen {
+            cpus[cpu].isOpen = false
+            diagnostics.entriesCutByLostData &+= 1
+            sink.exitAbandoned(cpu: cpu)
+        }
+    }
+
+    /// Ends the trace: exits still open are counted as unmatched.
+    public mutating func finish() {
+        for cpu in cpus.indices where cpus[cpu].isOpen {
+            cpus[cpu].isOpen = false
+            diagnostics.entriesOpenAtEnd &+= 1
+            sink.exitAbandoned(cpu: cpu)
+        }
+    }
+
+    /// Feeds a whole sequence of timed events (tests, and the merged `EventStream`).
+    public mutating func consume<Events: Sequence<TimedEvent>>(_ events: Events) {
+        for timed in events { consume(timed.event, timestamp: timed.timestamp, cpu: Int(timed.cpu)) }
+    }
+}

@@ -1,0 +1,190 @@
+// Text and markdown renderings of an `ExitReport`. Text fits in 100 columns; markdown is what goes
+// into `reports/`. Both are deterministic (snapshot-tested).
+
+import Foundation
+
+/// The output formats every analysis command offers.
+public enum OutputFormat: String, CaseIterable, Sendable {
+    case text, json, markdown
+}
+
+/// A column-aligned table: columns in `leftAligned` (the first by default) left-aligned, the rest
+/// right-aligned.
+struct TextTable {
+    var header: [String]
+    var rows: [[String]] = []
+    var leftAligned: Set<Int> = [0]
+
+    func render(indent: String = "") -> String {
+        var widths = header.map(\.count)
+        for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
+        func line(_ cells: [String]) -> String {
+            var text = indent
+            for (index, cell) in cells.enumerated() {
+                let pad = String(repeating: " ", count: widths[index] - cell.count)
+                let aligned = leftAligned.contains(index) ? cell + pad : pad + cell
+                text += index == 0 ? aligned : "  " + aligned
+            }
+            while text.hasSuffix(" ") { text.removeLast() }
+            return text
+        }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n") + "\n"
+    }
+
+    func markdown() -> String {
+        var text = "| " + header.joined(separator: " | ") + " |\n"
+        text += "|" + header.indices.map { leftAligned.contains($0) ? " --- |" : " ---: |" }.joined() + "\n"
+        for row in rows { text += "| " + row.joined(separator: " | ") + " |\n" }
+        return text
+    }
+}
+
+/// Number formatting shared by the renderers.
+enum Format {
+    /// An integer with no separators.
+    static func integer(_ value: Double) -> String { String(Int64(value.rounded())) }
+    static func integer(_ value: UInt64) -> String { String(value) }
+    /// A fraction 0…1 as a percentage with one decimal.
+    static func percent(_ fraction: Double) -> String { String(format: "%.1f", fraction * 100) }
+    static func decimal(_ value: Double, places: Int = 1) -> String { String(format: "%.\(places)f", value) }
+
+    /// A duration in nanoseconds with a readable unit (`812 ns`, `12.3 us`, `4.56 ms`, `7.89 s`).
+    static func duration(nanoseconds value: Double) -> String {
+        switch value {
+        case ..<1_000: return "\(integer(value)) ns"
+        case ..<1_000_000: return decimal(value / 1e3, places: 2) + " us"
+        case ..<1_000_000_000: return decimal(value / 1e6, places: 2) + " ms"
+        default: return decimal(value / 1e9, places: 2) + " s"
+        }
+    }
+
+    /// A power of two with a K/M/G suffix, as bpftrace labels its buckets.
+    static func power(_ value: UInt64) -> String {
+        let units: [(UInt64, String)] = [(1 << 60, "E"), (1 << 50, "P"), (1 << 40, "T"), (1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")]
+        for (unit, suffix) in units where value >= unit && value % unit == 0 { return "\(value / unit)\(suffix)" }
+        return String(value)
+    }
+}
+
+extension ExitReport {
+    /// The first table: how often and how long.
+    func shareTable(_ rows: [ReportRow], grouped: Bool) -> TextTable {
+        var table = TextTable(header: (grouped ? ["reason", "group"] : ["reason"]) + ["count", "exits%", "time%", "total"])
+        for row in rows {
+            table.rows.append((grouped ? [row.reason, row.group ?? "-"] : [row.reason])
+                + [Format.integer(row.count), Format.percent(row.shareOfExits), Format.percent(row.shareOfTime),
+                   Format.duration(nanoseconds: Double(row.totalTicks) * 1e9 / Double(trace.clockFrequencyHz))])
+        }
+        return table
+    }
+
+    /// A latency table in ns or ticks.
+    func latencyTable(_ rows: [ReportRow], grouped: Bool, inTicks: Bool) -> TextTable {
+        var table = TextTable(header: (grouped ? ["reason", "group"] : ["reason"])
+            + ["min", "p50", "p90", "p99", "p99.9", "max", "mean"])
+        for row in rows {
+            let summary = inTicks ? row.ticks : row.nanoseconds
+            table.rows.append((grouped ? [row.reason, row.group ?? "-"] : [row.reason])
+                + [summary.min, summary.p50, summary.p90, summary.p99, summary.p999, summary.max, summary.mean]
+                    .map(Format.integer))
+        }
+        return table
+    }
+
+    /// bpftrace-style `hist()` bars for one row, 50 characters at the fullest bucket.
+    func histogramText(_ row: ReportRow) -> String {
+        let fullest = row.log2Histogram.map(\.count).max() ?? 0
+        var text = ""
+        for bucket in row.log2Histogram {
+            let label = bucket.lowNs == 0 && bucket.highNs == 1
+                ? "[0]" : "[\(Format.power(bucket.lowNs)), \(bucket.highNs == .max ? "inf" : Format.power(bucket.highNs)))"
+            let width = fullest == 0 ? 0 : Int((Double(bucket.count) * 50 / Double(fullest)).rounded(.up))
+            let bar = String(repeating: "@", count: width) + String(repeating: " ", count: 50 - width)
+            let count = String(bucket.count)
+            text += label.padding(toLength: 16, withPad: " ", startingAt: 0)
+                + String(repeating: " ", count: max(1, 12 - count.count)) + count + " |" + bar + "|\n"
+        }
+        return text
+    }
+
+    /// The lost-events / unmatched / decode-error summary: one loud line when anything went wrong.
+    func problemsText(markdown: Bool) -> String {
+        let problems = self.problems
+        var text = ""
+        if problems.isEmpty {
+            text += markdown ? "No lost events, unmatched exits or decode errors.\n" : "data quality: ok (no lost events, unmatched exits or decode errors)\n"
+        } else {
+            text += markdown ? "**Warning: the trace is incomplete; numbers below count only what was seen.**\n\n"
+                             : "!!! DATA QUALITY WARNING: the trace is incomplete; statistics cover paired exits only !!!\n"
+        }
+        var table = TextTable(header: ["diagnostic", "severity", "value", "meaning"], leftAligned: [0, 1, 3])
+        let shown = diagnostics.filter { $0.value > 0 }
+        if shown.isEmpty { return text }
+        for entry in shown {
+            table.rows.append([entry.name, entry.severity.rawValue, String(entry.value), entry.description])
+        }
+        text += markdown ? "\n" + table.markdown() : table.render(indent: "  ")
+        return text
+    }
+
+    /// The aligned text report (≤ 100 columns except for very long names).
+    public func text() -> String {
+        var text = "hvtrace report"
+        if let source = trace.source { text += ": \(source)" }
+        text += "\n"
+        text += "duration \(Format.duration(nanoseconds: trace.durationNs)) (\(trace.durationTicks) ticks at "
+            + "\(trace.clockFrequencyHz) Hz), \(trace.cpuCount) CPUs, \(trace.events) events\n"
+        text += "exits \(totals.exits) (\(Format.decimal(totals.exitsPerSecond)) /s), hypervisor time "
+            + "\(Format.duration(nanoseconds: totals.hypervisorNs)) (\(totals.hypervisorTicks) ticks)\n"
+        text += "unmatched: \(pairing.unmatchedEntries) entries, \(pairing.unmatchedReturns) returns; "
+            + "lost events: \(pairing.lostEvents)\n\n"
+        text += problemsText(markdown: false) + "\n"
+        text += "Exits by reason\n" + shareTable(reasons, grouped: false).render(indent: "  ") + "\n"
+        text += "Latency (ns)\n" + latencyTable(reasons, grouped: false, inTicks: false).render(indent: "  ") + "\n"
+        text += "Latency (ticks)\n" + latencyTable(reasons, grouped: false, inTicks: true).render(indent: "  ")
+        if let grouping {
+            text += "\nExits by reason and \(grouping.rawValue)\n" + shareTable(groups, grouped: true).render(indent: "  ")
+            text += "\nLatency by \(grouping.rawValue) (ns)\n" + latencyTable(groups, grouped: true, inTicks: false).render(indent: "  ")
+        }
+        for row in reasons {
+            text += "\n@\(row.reason) latency (ns):\n" + histogramText(row)
+        }
+        return text
+    }
+
+    /// The markdown report for `reports/`.
+    public func markdown() -> String {
+        var text = "# hvtrace exit report\n\n"
+        if let source = trace.source { text += "Trace: `\(source)`\n\n" }
+        text += "| | |\n| --- | ---: |\n"
+        text += "| duration | \(Format.duration(nanoseconds: trace.durationNs)) (\(trace.durationTicks) ticks) |\n"
+        text += "| clock | \(trace.clockFrequencyHz) Hz |\n"
+        text += "| CPUs | \(trace.cpuCount) |\n| events | \(trace.events) |\n"
+        text += "| exits | \(totals.exits) |\n| exits/s | \(Format.decimal(totals.exitsPerSecond)) |\n"
+        text += "| hypervisor time | \(Format.duration(nanoseconds: totals.hypervisorNs)) |\n"
+        text += "| unmatched entries / returns | \(pairing.unmatchedEntries) / \(pairing.unmatchedReturns) |\n"
+        text += "| lost events | \(pairing.lostEvents) |\n\n"
+        text += "## Data quality\n\n" + problemsText(markdown: true) + "\n"
+        text += "## Exits by reason\n\n" + shareTable(reasons, grouped: false).markdown() + "\n"
+        text += "## Latency (ns)\n\n" + latencyTable(reasons, grouped: false, inTicks: false).markdown() + "\n"
+        text += "## Latency (ticks)\n\n" + latencyTable(reasons, grouped: false, inTicks: true).markdown()
+        if let grouping {
+            text += "\n## Exits by reason and \(grouping.rawValue)\n\n" + shareTable(groups, grouped: true).markdown()
+            text += "\n## Latency by \(grouping.rawValue) (ns)\n\n" + latencyTable(groups, grouped: true, inTicks: false).markdown()
+        }
+        text += "\n## Histograms (ns)\n"
+        for row in reasons {
+            text += "\n### \(row.reason)\n\n```\n" + histogramText(row) + "```\n"
+        }
+        return text
+    }
+
+    /// The report in `format`.
+    public func rendered(as format: OutputFormat) throws -> String {
+        switch format {
+        case .text: return text()
+        case .markdown: return markdown()
+        case .json: return String(decoding: try jsonData(), as: UTF8.self)
+        }
+    }
+}
