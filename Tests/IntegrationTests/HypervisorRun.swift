@@ -28,39 +28,36 @@ func runProcess(_ executable: String, _ arguments: [String], timeout: Double,
     var env = ProcessInfo.processInfo.environment
     for (key, value) in environment { env[key] = value }
     process.environment = env
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
+    // Output goes to a file (no pipe to keep drained); `stopWhen` reads it while QEMU runs.
+    let logPath = NSTemporaryDirectory() + "hvtrace-it-\(getpid())-\(UInt32.random(in: 0 ... .max)).log"
+    FileManager.default.createFile(atPath: logPath, contents: nil)
+    defer { try? FileManager.default.removeItem(atPath: logPath) }
+    let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+    defer { try? log.close() }
+    process.standardOutput = log
+    process.standardError = log
     process.standardInput = FileHandle.nullDevice
-    let lock = NSLock()
-    var collected = Data()
-    pipe.fileHandleForReading.readabilityHandler = { handle in
-        let chunk = handle.availableData
-        lock.lock(); collected.append(chunk); lock.unlock()
+    func collected() -> String {
+        (try? String(contentsOfFile: logPath, encoding: .utf8))?.replacingOccurrences(of: "\r", with: "") ?? ""
     }
     try process.run()
     let deadline = Date().addingTimeInterval(timeout)
-    var stoppedEarly = false
+    var timedOut = false
+    // SIGKILL: Foundation starts children with signals blocked, so QEMU would not see SIGTERM.
+    // The RAM file keeps what the guest and hypervisor wrote (a shared mapping).
     while process.isRunning {
-        if Date() > deadline { process.terminate(); break }
-        if let stopWhen {
-            lock.lock(); let text = String(decoding: collected, as: UTF8.self); lock.unlock()
-            if stopWhen(text) {
-                // Give the hypervisor a moment to finish its lines, then stop QEMU.
-                Thread.sleep(forTimeInterval: 0.5)
-                process.terminate()
-                stoppedEarly = true
-                break
-            }
+        if Date() > deadline { kill(process.processIdentifier, SIGKILL); timedOut = true; break }
+        if let stopWhen, stopWhen(collected()) {
+            // Give the hypervisor a moment to finish its lines, then stop QEMU.
+            Thread.sleep(forTimeInterval: 0.5)
+            kill(process.processIdentifier, SIGKILL)
+            break
         }
         Thread.sleep(forTimeInterval: 0.05)
     }
     process.waitUntilExit()
-    pipe.fileHandleForReading.readabilityHandler = nil
-    let rest = pipe.fileHandleForReading.readDataToEndOfFile()
-    lock.lock(); collected.append(rest); lock.unlock()
-    let text = String(decoding: collected, as: UTF8.self).replacingOccurrences(of: "\r", with: "")
-    if !stoppedEarly && Date() > deadline {
+    let text = collected()
+    if timedOut {
         throw IntegrationFailure(description: "\(executable) timed out after \(timeout) s; output:\n\(text)")
     }
     return (process.terminationStatus, text)

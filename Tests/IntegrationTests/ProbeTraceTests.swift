@@ -94,7 +94,7 @@ struct ProbeTraceTests {
         let a = first.dump, b = second.dump
         if a != b {
             let lineA = a.split(separator: "\n"), lineB = b.split(separator: "\n")
-            let index = zip(lineA, lineB).firstIndex { $0 != $1 } ?? min(lineA.count, lineB.count)
+            let index = Array(zip(lineA, lineB)).firstIndex { $0.0 != $0.1 } ?? min(lineA.count, lineB.count)
             Issue.record("dumps differ first at event \(index): \(index < lineA.count ? lineA[index] : "end") vs \(index < lineB.count ? lineB[index] : "end")")
         }
     }
