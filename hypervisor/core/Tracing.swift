@@ -112,9 +112,8 @@ enum Tracing {
                               mode: settings.mode, cpuCount: UInt16(cpus), pageSize: TraceRegion.defaultPageSize,
                               pagesPerCPU: pages, counterFrequency: read_cntfrq_el0(), buildIDHigh: high, buildIDLow: low)
     layout.control = settings.startsEnabled ? 1 : 0
-    // Ring states zeroed, then the header (magic first: the host re-reads a header that
-    // fails validation for a short while, so a half-written header is never used).
-    initializeTraceRegion(layout, at: region)
+    // Ring states zeroed, every field stored, then (after a barrier) the magic the host waits for.
+    publishTraceRegion(layout, at: region, platform: HALTracePlatform.self)
     header = layout
     let list = UnsafeMutablePointer<TraceProducer>.allocate(capacity: cpus)
     for cpu in 0..<cpus {
