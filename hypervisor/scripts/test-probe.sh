@@ -11,8 +11,10 @@ marker() { awk -v n="$1" '$1 == "string" && $2 == n { print $3 }' "$protocol"; }
 failures=0
 
 # run_guest GUEST: runs it, leaves output in $output and status in $status.
+# Virtual time (-icount shift=0,sleep=off) makes the timer phases independent of host load: a
+# timer armed 1 ms ahead cannot fire before the guest's next WFI however late the host runs QEMU.
 run_guest() {
-  output=$(timeout 60 "$here/scripts/run-qemu.sh" "$1" 2>&1)
+  output=$(timeout 60 "$here/scripts/run-qemu.sh" "$1" -icount shift=0,sleep=off 2>&1)
   status=$?
 }
 
