@@ -46,7 +46,27 @@ public enum Varint {
 
     /// The general case of `load`: a varint of two or more bytes (or one that overruns `end`).
     @inlinable
-    public static func loadMultibyte(from bytes: UnsafeRawPointer, at offset: inout Int, end: Int) -> UInt64? {
+    static func loadMultibyte(from bytes: UnsafeRawPointer, at offset: inout Int, end: Int) -> UInt64? {
+        // Two to four bytes (timestamp deltas, ISS values, page offsets) with room to spare: no
+        // per-byte bounds check.
+        if _fastPath(end - offset >= 4) {
+            let b0 = UInt64(bytes.load(fromByteOffset: offset, as: UInt8.self))
+            let b1 = UInt64(bytes.load(fromByteOffset: offset + 1, as: UInt8.self))
+            if b1 < 0x80 {
+                offset += 2
+                return (b0 & 0x7F) | b1 << 7
+            }
+            let b2 = UInt64(bytes.load(fromByteOffset: offset + 2, as: UInt8.self))
+            if b2 < 0x80 {
+                offset += 3
+                return (b0 & 0x7F) | (b1 & 0x7F) << 7 | b2 << 14
+            }
+            let b3 = UInt64(bytes.load(fromByteOffset: offset + 3, as: UInt8.self))
+            if b3 < 0x80 {
+                offset += 4
+                return (b0 & 0x7F) | (b1 & 0x7F) << 7 | (b2 & 0x7F) << 14 | b3 << 21
+            }
+        }
         var result: UInt64 = 0
         var shift: UInt64 = 0
         var cursor = offset
