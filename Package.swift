@@ -42,5 +42,7 @@ let package = Package(
         .testTarget(name: "HypervisorModelTests", dependencies: ["HypervisorModel", "TraceFormat"]),
         // The .hvt container, decoder, diagnostics, synthetic traces and dump against fixtures.
         .testTarget(name: "HVTraceTests", dependencies: ["HVTrace", "CZstd", "hvtrace"]),
+        // Live recording: ring consumer, drain loop, RAM file, QEMU session (stand-in QEMU), snapshot.
+        .testTarget(name: "RecordingTests", dependencies: ["HVTrace", "TraceFormat"]),
     ]
 )

@@ -182,9 +182,16 @@ public struct RegionHeader: Equatable, Sendable {
         return Int(headerSize) + (cpu * Int(pagesPerCPU) + slot) * Int(pageSize)
     }
 
-    /// Writes the header fields (not the ring states) at `base`.
+    /// Writes the header fields (not the ring states) at `base`, the magic last: a consumer that
+    /// sees the magic sees a complete header once the producer has ordered these stores (see
+    /// `publishTraceRegion`).
     public func store(to base: UnsafeMutableRawPointer) {
+        storeFields(to: base)
         base.storeBytes(of: RegionHeader.magicValue.littleEndian, toByteOffset: RegionHeaderLayout.magic, as: UInt64.self)
+    }
+
+    /// Writes every header field except the magic.
+    public func storeFields(to base: UnsafeMutableRawPointer) {
         base.storeBytes(of: versionMajor.littleEndian, toByteOffset: RegionHeaderLayout.versionMajor, as: UInt16.self)
         base.storeBytes(of: versionMinor.littleEndian, toByteOffset: RegionHeaderLayout.versionMinor, as: UInt16.self)
         base.storeBytes(of: headerSize.littleEndian, toByteOffset: RegionHeaderLayout.headerSize, as: UInt32.self)

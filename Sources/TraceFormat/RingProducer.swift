@@ -145,7 +145,20 @@ public struct RingProducer<Platform: TracePlatform> {
 }
 
 /// Prepares a region for producers: stores the header and zeroes every ring state.
+/// Single-threaded set-up (tests, the synthetic writer); the hypervisor uses `publishTraceRegion`.
 public func initializeTraceRegion(_ header: RegionHeader, at region: UnsafeMutableRawPointer) {
     region.initializeMemory(as: UInt8.self, repeating: 0, count: Int(header.headerSize))
     header.store(to: region)
+}
+
+/// Prepares a region that a consumer may already be watching: zeroes the header page and the ring
+/// states, stores every field, then — after a store barrier — the magic, so a consumer that sees the
+/// magic never reads a half-written header.
+public func publishTraceRegion<Platform: TracePlatform>(_ header: RegionHeader, at region: UnsafeMutableRawPointer,
+                                                         platform: Platform.Type) {
+    region.initializeMemory(as: UInt8.self, repeating: 0, count: Int(header.headerSize))
+    header.storeFields(to: region)
+    Platform.storeBarrier()
+    region.storeBytes(of: RegionHeader.magicValue.littleEndian, toByteOffset: RegionHeaderLayout.magic, as: UInt64.self)
+    Platform.storeBarrier()
 }

@@ -6,6 +6,10 @@
 // between two watermarks; files written without watermarks may need more read-ahead.
 
 /// Events of every CPU in timestamp order (ties broken by CPU number).
+///
+/// Not thread-safe (one consumer). Its hot stored properties are `@exclusivity(unchecked)`: the
+/// runtime exclusivity checks on class properties cost more than half the decode time, and no
+/// access here overlaps (measured with callgrind; see FORMAT.md "Performance").
 public final class EventStream {
     public let source: PageSource
 
@@ -16,17 +20,17 @@ public final class EventStream {
         var decoder: PageDecoder
     }
 
-    private var heads: [TimedEvent?]
-    private var cursors: [Cursor?]
+    @exclusivity(unchecked) private var heads: [TimedEvent?]
+    @exclusivity(unchecked) private var cursors: [Cursor?]
     /// Pages read ahead, per CPU, waiting for their turn (FIFO: `queues[cpu][queueStart[cpu]...]`).
-    private var queues: [[Cursor]]
-    private var queueStart: [Int]
+    @exclusivity(unchecked) private var queues: [[Cursor]]
+    @exclusivity(unchecked) private var queueStart: [Int]
     /// Binary min-heap of CPUs with a head event, ordered by (timestamp, cpu).
-    private var heap: [UInt16] = []
-    private var cpusWithoutHead: Int
-    private var exhausted = false
+    @exclusivity(unchecked) private var heap: [UInt16] = []
+    @exclusivity(unchecked) private var cpusWithoutHead: Int
+    @exclusivity(unchecked) private var exhausted = false
     /// Spare page buffers (every page fits in one region page).
-    private var pool: [UnsafeMutableRawBufferPointer] = []
+    @exclusivity(unchecked) private var pool: [UnsafeMutableRawBufferPointer] = []
     private let pageCapacity: Int
 
     public init(source: PageSource) {

@@ -23,9 +23,9 @@ public final class PageSource {
     @usableFromInline let pageSize: Int
     @usableFromInline let cpuCount: Int
     /// Next expected sequence per CPU (nil before the CPU's first page).
-    private var expectedSequence: [UInt64?]
+    @exclusivity(unchecked) private var expectedSequence: [UInt64?]
     /// lost_events records seen per CPU (to compare with the final ring counters).
-    private var lostEventsRecorded: [UInt64]
+    @exclusivity(unchecked) private var lostEventsRecorded: [UInt64]
     private var finished = false
 
     public init(reader: TraceFileReader) {
@@ -241,7 +241,8 @@ public final class PageSource {
                 reader.diagnostics.count(.lostEventsAtEnd, state.lostEvents - recorded,
                                          detail: "cpu \(state.cpu): ring counted \(state.lostEvents) lost, pages reported \(recorded)")
             }
-            if let expected = expectedSequence[Int(state.cpu)], state.producerSequence > expected {
+            let expected = expectedSequence[Int(state.cpu)] ?? 0
+            if state.producerSequence > expected {
                 reader.diagnostics.count(.lostPages, state.producerSequence - expected,
                                          detail: "cpu \(state.cpu): ring committed \(state.producerSequence) pages, file ends at sequence \(expected)")
             }

@@ -28,14 +28,14 @@ public final class TraceFileReader {
     public let path: String
     public let header: TraceFileHeader
     /// Counters for everything odd seen so far; `PageSource` and `EventStream` add to it.
-    public var diagnostics = DecodeDiagnostics()
+    @exclusivity(unchecked) public var diagnostics = DecodeDiagnostics()
     /// Final ring counters, by CPU, once their chunks were read.
     public private(set) var ringStates: [RingStateSnapshot] = []
     /// The highest watermark read so far (0 before any).
-    public private(set) var watermark: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var watermark: UInt64 = 0
     /// Page chunks the end chunk says were written (nil until it is read).
     public private(set) var pagesWrittenAccordingToEnd: UInt64?
-    public private(set) var end: TraceFileEnd = .notYet
+    @exclusivity(unchecked) public private(set) var end: TraceFileEnd = .notYet
 
     private let window: DecompressedWindow
 

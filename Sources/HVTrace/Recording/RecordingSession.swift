@@ -1,0 +1,311 @@
+// `hvtrace record` / `hvtrace run`: build the hypervisor, start QEMU on a shared RAM file, wait for
+// the trace region, drain it live into the output, stop on power-off / Ctrl-C / timeout / crash,
+// drain the rest and summarise. The RAM file and QEMU never outlive this function.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import TraceFormat
+
+/// What the .hvt file records about the run besides the pages.
+public struct RecordingMetadata: Equatable, Sendable {
+    public var guestName: String
+    /// The hypervisor build id from the region header (high, low).
+    public var buildIDHigh: UInt64
+    public var buildIDLow: UInt64
+    /// Wall-clock time when the region appeared, nanoseconds since the Unix epoch.
+    public var hostTimeNanoseconds: UInt64
+    /// Extra key/value pairs for the file header.
+    public var extra: [MetadataEntry] = []
+
+    public init(guestName: String, buildIDHigh: UInt64, buildIDLow: UInt64, hostTimeNanoseconds: UInt64 = wallClockNanoseconds(),
+                qemuCommandLine: String, extra: [MetadataEntry] = []) {
+        self.guestName = guestName
+        self.buildIDHigh = buildIDHigh
+        self.buildIDLow = buildIDLow
+        self.hostTimeNanoseconds = hostTimeNanoseconds
+        self.qemuCommandLine = qemuCommandLine
+        self.extra = extra
+    }
+    /// The exact QEMU command line, shell-quoted.
+    public var qemuCommandLine: String
+}
+
+/// CLOCK_REALTIME in nanoseconds since the Unix epoch.
+public func wallClockNanoseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}
+
+/// A recording's destination: pages as they are drained, then `finish` once.
+public protocol TraceOutput: TracePageSink {
+    /// Completes the file with each ring's final state; returns the bytes written.
+    mutating func finish(ringStates: [RingStateSnapshot]) throws -> UInt64
+}
+
+/// Writes the drained pages into an .hvt file through `TraceFileWriter` (zstd streaming). Nothing
+/// appears under the final name unless `finish` succeeds.
+public final class HVTFileOutput: TraceOutput {
+    public let writer: TraceFileWriter
+
+    /// Creates the writer with a header built from the region header and the run's metadata.
+    public init(path: String, region: RegionHeader, metadata: RecordingMetadata,
+                compressionLevel: Int32 = TraceFileWriter.defaultCompressionLevel) throws(TraceFileError) {
+        let header = TraceFileHeader(
+            region: region, guestName: metadata.guestName,
+            buildID: hex16(metadata.buildIDHigh) + hex16(metadata.buildIDLow),
+            hostTimeNanoseconds: metadata.hostTimeNanoseconds,
+            qemuCommandLine: metadata.qemuCommandLine, extra: metadata.extra)
+        writer = try TraceFileWriter(path: path, header: header, compressionLevel: compressionLevel)
+    }
+
+    public func append(_ page: RingConsumer.Page) throws {
+        try writer.writePage(page.bytes, cpu: UInt16(page.cpu), sequence: page.sequence)
+    }
+
+    public func finish(ringStates: [RingStateSnapshot]) throws -> UInt64 {
+        for state in ringStates { try writer.writeRingState(state) }
+        try writer.close()
+        return writer.fileBytes
+    }
+}
+
+/// Everything `hvtrace record` / `run` can be told.
+public struct RecordingOptions: Sendable {
+    public var guest: GuestKind
+    /// The guest kernel image (default: `GuestKind.defaultImage` under the repository root).
+    public var image: String?
+    /// The Linux initramfs (default: `GuestKind.defaultInitramfs`).
+    public var initramfs: String?
+    public var deterministic = false
+    /// Asked of the hypervisor through `trace_mode=` in its boot arguments; nil leaves its default.
+    public var mode: RingMode?
+    /// Stop QEMU after this many seconds.
+    public var timeout: Double?
+    /// Leave the RAM file in /dev/shm for `hvtrace snapshot`.
+    public var keepRAMFile = false
+    /// Run `make -C hypervisor` first.
+    public var buildHypervisor = true
+    /// The repository root (holds hypervisor/ and cache/).
+    public var repositoryRoot = "."
+    public var cpuCount = 2
+    public var extraBootArguments: [String] = []
+    /// No progress line even on a terminal.
+    public var quiet = false
+    public var polling = PollingPolicy()
+    /// Longest wait for the region header after QEMU starts (when no `timeout` is shorter).
+    public var regionWaitSeconds = 60.0
+    /// The QEMU binary (tests substitute a script that plays QEMU's part on the RAM file).
+    public var qemuExecutable = "qemu-system-aarch64"
+    /// Words passed before QEMU's arguments (for a wrapper: `hvtrace fake-qemu --`).
+    public var qemuPrefixArguments: [String] = []
+
+    public init(guest: GuestKind) { self.guest = guest }
+}
+
+/// How a run ended and what it drained.
+public struct RecordingResult {
+    public var end: RecordingEnd
+    public var consumer: RingConsumer?
+    public var drainStatistics: DrainLoopStatistics?
+    public var outputBytes: UInt64
+    public var seconds: Double
+    public var command: QEMUCommand
+    public var ramFilePath: String
+
+    /// 0 when the guest powered off or the user stopped the run, 124 on timeout, 1 when QEMU failed.
+    public var exitCode: Int32 {
+        switch end {
+        case .guestPoweredOff, .interrupted, .producerFinished: return 0
+        case .timedOut: return 124
+        case .qemuEnded: return 1
+        }
+    }
+}
+
+/// Runs QEMU + hypervisor + guest and (when given an output) records the trace live.
+public enum RecordingSession {
+    /// Builds the QEMU command for `options` with its RAM file at `ramFilePath` (checks the files exist).
+    public static func command(for options: RecordingOptions, ramFilePath: String) throws(RecordingError) -> QEMUCommand {
+        let root = options.repositoryRoot
+        let hypervisor = "\(root)/hypervisor/build/hv.elf"
+        try requireFile(hypervisor, hint: "run `make -C hypervisor` (or drop --no-build)")
+        let image = options.image ?? "\(root)/\(options.guest.defaultImage)"
+        try requireFile(image, hint: options.guest.imageHint)
+        var images = [LoadedImage(path: image, address: options.guest.imageAddress)]
+        var bootArguments: [String] = []
+        if options.guest == .linux {
+            let initramfs = options.initramfs ?? "\(root)/\(GuestKind.defaultInitramfs)"
+            try requireFile(initramfs, hint: GuestKind.linux.imageHint)
+            images.append(LoadedImage(path: initramfs, address: GuestKind.initramfsAddress))
+            bootArguments.append("initrd_size=0x" + String(try fileSize(initramfs), radix: 16))
+        }
+        if let mode = options.mode { bootArguments.append("trace_mode=\(mode.name)") }
+        var command = QEMUCommand(ramFilePath: ramFilePath, hypervisorELF: hypervisor, guest: options.guest, images: images,
+                                  extraBootArguments: bootArguments + options.extraBootArguments,
+                                  deterministic: options.deterministic, cpuCount: options.cpuCount)
+        command.executable = options.qemuExecutable
+        command.executablePrefixArguments = options.qemuPrefixArguments
+        return command
+    }
+
+    /// Runs `make -C <root>/hypervisor`, its output on our stderr.
+    public static func buildHypervisor(root: String) throws(RecordingError) {
+        let make = try ChildProcess(executable: "make", arguments: ["-s", "-C", "\(root)/hypervisor"], stdoutToStderr: true)
+        let ended = make.wait()
+        guard ended == .exited(status: 0) else {
+            let status: Int32
+            switch ended {
+            case let .exited(code): status = code
+            case let .signaled(signal): status = 128 + signal
+            }
+            throw .hypervisorBuildFailed(directory: "\(root)/hypervisor", status: status)
+        }
+    }
+
+    /// The whole run. `openOutput` is called once the region header is known (nil: run without recording).
+    public static func run(
+        _ options: RecordingOptions,
+        openOutput: ((RegionHeader, RecordingMetadata) throws -> any TraceOutput)?
+    ) throws -> RecordingResult {
+        if options.buildHypervisor { try buildHypervisor(root: options.repositoryRoot) }
+        let ram = try SharedRAMFile(size: 1 << 30, removeWhenDone: !options.keepRAMFile)
+        defer { ram.removeIfRequested() }
+        let command = try command(for: options, ramFilePath: ram.path)
+
+        StopSignals.reset()
+        StopSignals.install()
+        defer { StopSignals.uninstall() }
+        let terminal = TerminalSettings()
+        defer { terminal.restore() }
+
+        let start = MonotonicClock.now
+        let qemu = try ChildProcess(executable: command.executable, arguments: command.arguments)
+        // QEMU never outlives us: whatever path leaves this function stops it first.
+        defer { if qemu.poll() == nil { qemu.stop(grace: 5) } }
+
+        /// Why to stop now, or nil to go on.
+        func stopReason() -> RecordingEnd? {
+            if let signal = StopSignals.received { return .interrupted(signal: signal) }
+            if let ended = qemu.poll() { return ended == .exited(status: 0) ? .guestPoweredOff : .qemuEnded(ended) }
+            if let timeout = options.timeout, MonotonicClock.now - start >= timeout { return .timedOut(seconds: timeout) }
+            return nil
+        }
+
+        var result = RecordingResult(end: .producerFinished, consumer: nil, drainStatistics: nil, outputBytes: 0,
+                                     seconds: 0, command: command, ramFilePath: ram.path)
+        guard let openOutput else {
+            // `run` without `--record`: the same machine, nothing drained.
+            var end = stopReason()
+            while end == nil {
+                MonotonicClock.sleep(seconds: 0.02)
+                end = stopReason()
+            }
+            result.end = try endRun(qemu: qemu, reason: end!)
+            result.seconds = MonotonicClock.now - start
+            return result
+        }
+
+        // Wait for the hypervisor to initialise the region.
+        var interval = options.polling.minimumInterval
+        var consumer: RingConsumer?
+        var lastHeaderError: RecordingError?
+        var firstMagicSeen: Double?
+        while consumer == nil {
+            if let end = stopReason() {
+                let waited = MonotonicClock.now - start
+                let ended = try endRun(qemu: qemu, reason: end)
+                if let lastHeaderError { throw lastHeaderError }
+                switch ended {
+                case .interrupted:
+                    result.end = ended
+                    result.seconds = waited
+                    return result
+                case .timedOut, .producerFinished:
+                    throw RecordingError.regionNeverAppeared(path: ram.path, offset: TraceRegion.ramFileOffset,
+                                                             waitedSeconds: (waited * 10).rounded() / 10, qemuExited: false)
+                case .guestPoweredOff, .qemuEnded:
+                    throw RecordingError.regionNeverAppeared(path: ram.path, offset: TraceRegion.ramFileOffset,
+                                                             waitedSeconds: (waited * 10).rounded() / 10, qemuExited: true)
+                }
+            }
+            if MonotonicClock.now - start > options.regionWaitSeconds {
+                qemu.stop(grace: 5)
+                throw RecordingError.regionNeverAppeared(path: ram.path, offset: TraceRegion.ramFileOffset,
+                                                         waitedSeconds: options.regionWaitSeconds, qemuExited: false)
+            }
+            if ram.regionMagicPresent {
+                firstMagicSeen = firstMagicSeen ?? MonotonicClock.now
+                do {
+                    consumer = try RingConsumer(region: ram.region, length: ram.regionLength, owner: ram)
+                } catch {
+                    // The header may be half written; give the hypervisor 200 ms to finish it.
+                    lastHeaderError = error
+                    if MonotonicClock.now - firstMagicSeen! > 0.2 {
+                        qemu.stop(grace: 5)
+                        throw error
+                    }
+                }
+            }
+            if consumer == nil {
+                MonotonicClock.sleep(seconds: interval)
+                interval = min(interval * 2, options.polling.maximumInterval)
+            }
+        }
+        // QEMU has the file mapped now: unlink it, so nothing is left in /dev/shm whatever happens next.
+        ram.removeIfRequested()
+        let region = consumer!
+        if let wanted = options.mode, wanted != region.header.mode {
+            writeToStandardError("hvtrace: warning: asked for \(wanted.name) mode, the hypervisor uses \(region.header.mode.name)\n")
+        }
+
+        let metadata = RecordingMetadata(
+            guestName: options.guest.rawValue, buildIDHigh: region.header.buildIDHigh,
+            buildIDLow: region.header.buildIDLow, qemuCommandLine: command.commandLine,
+            extra: [MetadataEntry(key: "recorder", value: "hvtrace record"),
+                    MetadataEntry(key: "deterministic", value: options.deterministic ? "yes" : "no")])
+        var output = try openOutput(region.header, metadata)
+        let drain = LiveDrain(consumer: region, policy: options.polling)
+        var progress = ProgressLine(forced: options.quiet ? false : nil)
+        var end: RecordingEnd?
+        try drain.run(into: &output, until: {
+            end = stopReason()
+            return end != nil
+        }, progress: { progress.update($0.consumer) })
+        result.end = try endRun(qemu: qemu, reason: end!)
+        // The producer is gone: what is committed is final, and the open pages can be read safely.
+        try drain.finish(into: &output, recoverOpenPages: true)
+        result.outputBytes = try output.finish(ringStates: (0..<region.cpuCount).map { region.ringState(cpu: $0) })
+        // The result outlives the RAM file mapping: keep the counters, let go of the mapping.
+        region.detach()
+        result.consumer = region
+        result.drainStatistics = drain.statistics
+        result.seconds = MonotonicClock.now - start
+        return result
+    }
+
+    /// Makes sure QEMU has ended (SIGTERM, then SIGKILL after 5 s) and returns the final reason.
+    private static func endRun(qemu: ChildProcess, reason: RecordingEnd) throws(RecordingError) -> RecordingEnd {
+        switch reason {
+        case .guestPoweredOff, .qemuEnded:
+            return reason
+        case .interrupted, .timedOut, .producerFinished:
+            // Ctrl-C at the terminal reaches QEMU too; SIGTERM covers a signal sent to us alone.
+            qemu.stop(grace: 5)
+            return reason
+        }
+    }
+
+    static func requireFile(_ path: String, hint: String) throws(RecordingError) {
+        guard access(path, R_OK) == 0 else { throw .missingFile(path: path, hint: hint) }
+    }
+
+    static func fileSize(_ path: String) throws(RecordingError) -> UInt64 {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw .ramFile(path: path, operation: "stat", errno: errno) }
+        return UInt64(info.st_size)
+    }
+}

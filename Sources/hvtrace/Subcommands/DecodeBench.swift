@@ -1,0 +1,57 @@
+import ArgumentParser
+import HVTrace
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `hvtrace decode-bench FILE`: decode throughput of the per-page API and of the merged stream.
+struct DecodeBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decode-bench",
+        abstract: "Measure decode throughput (events/s) of the per-page API and the merged stream."
+    )
+
+    @OptionGroup var input: TraceInputOptions
+
+    @Option(help: "Runs per path; the best is reported.")
+    var runs = 3
+
+    func validate() throws {
+        if runs < 1 { throw ValidationError("--runs must be at least 1") }
+    }
+
+    func run() throws {
+        var bestPerPage = Double.infinity, bestMerged = Double.infinity
+        var events: UInt64 = 0
+        for _ in 0..<runs {
+            let source: PageSource
+            do { source = try PageSource(path: input.file) } catch {
+                printError(error.description)
+                throw ExitCode(2)
+            }
+            var checksum: UInt64 = 0
+            let start = monotonicSeconds()
+            source.forEachEvent { checksum &+= $0.timestamp }
+            bestPerPage = min(bestPerPage, monotonicSeconds() - start)
+            events = source.diagnostics.eventsDecoded
+            if checksum == 42 { print("") }  // keeps the loop observable
+
+            let stream = try input.openStream()
+            let mergedStart = monotonicSeconds()
+            while let event = try stream.next() { checksum &+= event.timestamp }
+            bestMerged = min(bestMerged, monotonicSeconds() - mergedStart)
+            if checksum == 42 { print("") }
+        }
+        func rate(_ seconds: Double) -> String { String(Int(Double(events) / seconds / 1e6 * 10) / 10) + " M events/s" }
+        print("\(events) events; per-page API: \(rate(bestPerPage)); merged stream: \(rate(bestMerged))")
+    }
+}
+
+func monotonicSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+}

@@ -1,0 +1,176 @@
+import ArgumentParser
+import HVTrace
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension GuestKind: ExpressibleByArgument {}
+
+extension RingMode: ExpressibleByArgument {
+    public init?(argument: String) {
+        switch argument {
+        case "overwrite": self = .overwrite
+        case "stop-when-full": self = .stopWhenFull
+        default: return nil
+        }
+    }
+
+    public static var allValueStrings: [String] { ["overwrite", "stop-when-full"] }
+}
+
+/// The options `record` and `run` share: which guest, how QEMU runs, how long.
+struct GuestRunOptions: ParsableArguments {
+    @Option(help: "The guest to run.")
+    var guest: GuestKind
+
+    @Option(help: ArgumentHelp("Guest kernel image (default: the guest's image in the repository).", valueName: "file"))
+    var image: String?
+
+    @Option(help: ArgumentHelp("Linux initramfs (default: cache/guests/linux/initramfs.cpio.gz).", valueName: "file"))
+    var initramfs: String?
+
+    @Flag(help: "Reproducible run: -icount shift=0,sleep=off, dtb-randomness=off, a VM clock from 2024-01-01.")
+    var deterministic = false
+
+    @Option(help: "Ring mode asked of the hypervisor (trace_mode= in its boot arguments).")
+    var mode: RingMode?
+
+    @Option(help: ArgumentHelp("Stop QEMU after this many seconds (exit status 124).", valueName: "seconds"))
+    var timeout: Double?
+
+    @Option(help: "Physical CPUs QEMU emulates.")
+    var cpus = 2
+
+    @Option(name: .customLong("append"), help: ArgumentHelp("Extra words for the hypervisor's boot arguments.", valueName: "words"))
+    var extraBootArguments: String?
+
+    @Flag(help: "Do not run `make -C hypervisor` first.")
+    var noBuild = false
+
+    @Option(help: ArgumentHelp("Repository root holding hypervisor/ and cache/.", valueName: "directory"))
+    var root = "."
+
+    @Flag(help: "Print the QEMU command and exit.")
+    var dryRun = false
+
+    @Option(help: "zstd compression level of the .hvt file.")
+    var level: Int32 = TraceFileWriter.defaultCompressionLevel
+
+    @Option(help: ArgumentHelp("QEMU command: an executable, optionally followed by words placed before QEMU's arguments (e.g. a wrapper).", valueName: "command"))
+    var qemu = "qemu-system-aarch64"
+
+    func validate() throws {
+        if cpus < 1 || cpus > 8 { throw ValidationError("--cpus must be 1…8") }
+        if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
+    }
+
+    var recordingOptions: RecordingOptions {
+        var options = RecordingOptions(guest: guest)
+        options.image = image
+        options.initramfs = initramfs
+        options.deterministic = deterministic
+        options.mode = mode
+        options.timeout = timeout
+        options.cpuCount = cpus
+        options.extraBootArguments = extraBootArguments.map { $0.split(separator: " ").map(String.init) } ?? []
+        options.buildHypervisor = !noBuild && !dryRun
+        options.repositoryRoot = root
+        let words = qemu.split(separator: " ").map(String.init)
+        options.qemuExecutable = words.first ?? "qemu-system-aarch64"
+        options.qemuPrefixArguments = Array(words.dropFirst())
+        return options
+    }
+}
+
+/// Runs a session (or prints its command), writes the trace to `output` when given, prints the summary.
+func runSession(_ run: GuestRunOptions, output: String?, keepRAMFile: Bool, quiet: Bool) throws {
+    var options = run.recordingOptions
+    options.keepRAMFile = keepRAMFile
+    options.quiet = quiet
+    if run.dryRun {
+        do {
+            print(try RecordingSession.command(for: options, ramFilePath: "/dev/shm/hvtrace-PID-RANDOM").commandLine)
+        } catch {
+            printError(error.description)
+            throw ExitCode(2)
+        }
+        return
+    }
+    let result: RecordingResult
+    do {
+        result = try RecordingSession.run(options, openOutput: output.map { path in
+            { region, metadata in
+                try HVTFileOutput(path: path, region: region, metadata: metadata, compressionLevel: run.level)
+            }
+        })
+    } catch let error as RecordingError {
+        printError(error.description)
+        throw ExitCode(2)
+    } catch let error as TraceFileError {
+        printError(error.description)
+        throw ExitCode(2)
+    }
+    if keepRAMFile { printToStandardError("hvtrace: RAM file kept: \(result.ramFilePath) (read it with `hvtrace snapshot \(result.ramFilePath)`)") }
+    if let consumer = result.consumer {
+        printToStandardError(RecordingSummary.render(consumer, end: result.end, output: output, seconds: result.seconds))
+        if let statistics = result.drainStatistics {
+            printToStandardError("  drain: \(statistics.passes) polls (\(statistics.productivePasses) with pages), "
+                                 + "largest backlog \(statistics.largestBacklog) pages, file \(result.outputBytes) bytes")
+        }
+    } else {
+        printToStandardError("hvtrace: \(result.end)")
+    }
+    if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+}
+
+/// `hvtrace record`: run a guest under the hypervisor and record its trace.
+struct Record: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a guest under the hypervisor in QEMU and record the trace live into an .hvt file.",
+        discussion: """
+            Builds the hypervisor (make -C hypervisor), starts QEMU with guest RAM in a shared file in \
+            /dev/shm, drains the trace rings every 1–5 ms while the guest runs, and stops when the guest \
+            powers off, on Ctrl-C, or at --timeout; then drains what is left and prints a summary. \
+            The console is QEMU's: type into it, Ctrl-A x quits QEMU.
+            """
+    )
+
+    @OptionGroup var session: GuestRunOptions
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Output .hvt file (default: <guest>.hvt).", valueName: "file"))
+    var output: String?
+
+    @Flag(help: "Leave the shared RAM file in /dev/shm for `hvtrace snapshot`.")
+    var keepRAMFile = false
+
+    @Flag(help: "No progress line, even on a terminal.")
+    var quiet = false
+
+    func run() throws {
+        try runSession(session, output: output ?? "\(session.guest.rawValue).hvt", keepRAMFile: keepRAMFile, quiet: quiet)
+    }
+}
+
+/// `hvtrace run`: run a guest, recording only with `--record`.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a guest under the hypervisor in QEMU (interactive console), optionally recording.")
+
+    @OptionGroup var session: GuestRunOptions
+
+    @Option(help: ArgumentHelp("Record the trace into this .hvt file.", valueName: "file"))
+    var record: String?
+
+    @Flag(help: "Leave the shared RAM file in /dev/shm for `hvtrace snapshot`.")
+    var keepRAMFile = false
+
+    @Flag(help: "No progress line, even on a terminal.")
+    var quiet = false
+
+    func run() throws {
+        try runSession(session, output: record, keepRAMFile: keepRAMFile, quiet: quiet)
+    }
+}
