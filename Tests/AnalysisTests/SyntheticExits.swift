@@ -44,7 +44,7 @@ enum ExitShape: CaseIterable {
         switch self {
         case .psciCPUOn: return "CPU_ON"
         case .uartWrite: return "pl011"
-        case .vtimerIRQ: return "vtimer"
+        case .vtimerIRQ: return "virt_timer"
         case .wfi: return "-"
         case .sysregCNTV: return "CNTV_CTL_EL0"
         }

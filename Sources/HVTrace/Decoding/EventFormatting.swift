@@ -79,10 +79,10 @@ public struct TraceTextFormatter {
         case .exitReturn:
             return ""
         case let .hypercall(conduit, immediate, functionID):
-            let name = HypercallName.name(functionID: functionID).map { " (\($0))" } ?? ""
+            let name = HypercallNames.knownName(functionID).map { " (\($0))" } ?? ""
             return "\(conduit == .hvc ? "hvc" : "smc") #\(immediate) fn=0x\(hex(UInt64(functionID), digits: 8))\(name)"
         case let .hypercallResult(value):
-            let name = value <= 0 ? HypercallName.pscireturnName(value).map { " (\($0))" } ?? "" : ""
+            let name = value <= 0 ? HypercallNames.psciReturnName(value).map { " (\($0))" } ?? "" : ""
             return "x0=\(value)\(name)"
         case let .stage2Fault(ipa, access, outcome):
             return "ipa=0x\(hex(ipa)) \(accessText(access)) outcome=\(outcome.name)"
@@ -90,13 +90,13 @@ public struct TraceTextFormatter {
             let deviceName = MMIODevice(rawValue: device).map { "\($0.name)" } ?? "dev\(device)"
             return "dev=\(deviceName) off=0x\(hex(UInt64(offset))) \(accessText(access)) value=0x\(hex(value))"
         case let .physicalIRQ(intid):
-            return "intid=\(intid)" + (InterruptName.name(intid: intid).map { " (\($0))" } ?? "")
+            return "intid=\(intid)" + (InterruptNames.knownName(intid).map { " (\($0))" } ?? "")
         case let .virtualIRQ(intid, vcpu):
-            return "intid=\(intid)" + (InterruptName.name(intid: intid).map { " (\($0))" } ?? "") + " vcpu=\(vcpuName(vcpu))"
+            return "intid=\(intid)" + (InterruptNames.knownName(intid).map { " (\($0))" } ?? "") + " vcpu=\(vcpuName(vcpu))"
         case let .waitForInterrupt(kind):
             return "\(kind.name)"
         case let .sysregTrap(encoding, isWrite):
-            return "reg=\(SystemRegisterName.name(encoding: encoding)) \(isWrite ? "write" : "read")"
+            return "reg=\(SysregNames.name(encoding)) \(isWrite ? "write" : "read")"
         case let .spanEnter(phase), let .spanLeave(phase):
             return "phase=" + (HandlerPhase(rawValue: phase).map { "\($0.name)" } ?? "phase\(phase)")
         case let .guestMarker(id, value):
