@@ -99,7 +99,7 @@ enum ExitShape: CaseIterable {
                      (c, .spanLeave(phase: HandlerPhase.vgicInjection.rawValue)),
                      (d, .spanLeave(phase: HandlerPhase.irqHandling.rawValue)),
                      (end, .exitReturn)],
-                    [(root, (a - t) + (end - d)), ("\(root);irq;vtimer", (b - a) + (d - c)),
+                    [(root, (a - t) + (end - d)), ("\(root);irq;\(detailLabel)", (b - a) + (d - c)),
                      ("\(root);irq;vgic_inject", c - b)])
         case .wfi:
             return ([(t, .exitEntry(ec: 0x01, iss: 0, vcpu: vcpu)), (a, .waitForInterrupt(.wfi)), (end, .exitReturn)],
