@@ -30,9 +30,8 @@ little="$work/synth-$small.hvt"
 measure() {
     local best=""
     for _ in 1 2 3; do
-        local line
-        line=$( { /usr/bin/time -f "%U %S %e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
-        read -r user sys wall rss <<<"$line"
+        /usr/bin/time -o "$work/time.txt" -f "%U %S %e %M" "$@" >/dev/null 2>&1
+        read -r user sys wall rss < <(tail -1 "$work/time.txt")
         local cpu
         cpu=$(echo "$user + $sys" | bc)
         if [[ -z $best ]] || (( $(echo "$cpu < ${best%% *}" | bc) )); then best="$cpu $wall $rss"; fi
@@ -41,9 +40,10 @@ measure() {
 }
 
 read -r report_cpu report_wall report_rss <<<"$(measure "$hvtrace" report "$big")"
-read -r zstd_cpu zstd_wall _ <<<"$(measure zstd -d -c "$big")"
+read -r zstd_cpu zstd_wall _ <<<"$(measure zstd -q -d -c -f "$big")"
 read -r _ _ small_rss <<<"$(measure "$hvtrace" report "$little")"
-decoded=$("$hvtrace" report --format json "$big" | grep -m1 '"events"' | tr -dc 0-9)
+"$hvtrace" report --format json -o "$work/report.json" "$big"
+decoded=$(grep -m1 '"events"' "$work/report.json" | tr -dc 0-9)
 
 rate() { echo "scale=1; $decoded / $1 / 1000000" | bc; }
 echo "trace: $big ($(stat -c %s "$big") bytes, $decoded events)"
