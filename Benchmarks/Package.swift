@@ -12,7 +12,7 @@ let package = Package(
     dependencies: [
         // Named so the identity does not depend on the checkout folder's name.
         .package(name: "hvtrace", path: ".."),
-        .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
     ],
     targets: [
         // Pages decoded per second: the per-page visitor API and the merged, time-ordered stream.
@@ -31,10 +31,10 @@ func benchmark(_ name: String) -> Target {
     .executableTarget(
         name: name,
         dependencies: [
-            .product(name: "Benchmark", package: "package-benchmark"),
+            .product(name: "Benchmark", package: "benchmark"),
             .product(name: "HVTrace", package: "hvtrace"),
         ],
         path: "Benchmarks/\(name)",
-        plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
     )
 }
