@@ -46,7 +46,7 @@ read -r _ _ small_rss <<<"$(measure "$hvtrace" report "$little")"
 decoded=$(grep -m1 '"events"' "$work/report.json" | tr -dc 0-9)
 
 rate() { echo "scale=1; $decoded / $1 / 1000000" | bc; }
-echo "trace: $big ($(stat -c %s "$big") bytes, $decoded events)"
+echo "trace: $big ($(stat -L -c %s "$big") bytes, $decoded events)"
 echo "hvtrace report: ${report_cpu} s CPU, ${report_wall} s wall -> $(rate "$report_cpu") M events/s (CPU), $(rate "$report_wall") M events/s (wall)"
 echo "zstd -d:        ${zstd_cpu} s CPU, ${zstd_wall} s wall -> $(rate "$zstd_cpu") M events/s (CPU)"
 echo "ratio report/zstd -d: $(echo "scale=2; $report_cpu / $zstd_cpu" | bc) (CPU), $(echo "scale=2; $report_wall / $zstd_wall" | bc) (wall)"
