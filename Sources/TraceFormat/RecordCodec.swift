@@ -9,16 +9,17 @@ public let maxRecordLength = 32
 /// Encodes records.
 public enum RecordEncoder {
     /// Writes `event` at `pointer + offset` with the timestamp delta `delta` and returns the offset
-    /// just past it. The caller guarantees `maxRecordLength` writable bytes.
+    /// just past it. The caller guarantees `maxRecordLength` writable bytes, so offsets stay far
+    /// below overflow: wrapping arithmetic (`&+`) keeps overflow traps out of the hypervisor's hot path.
     @inline(__always)
     public static func encode(_ event: TraceEvent, delta: UInt64,
                               to pointer: UnsafeMutableRawPointer, at offset: Int) -> Int {
         pointer.storeBytes(of: event.id.rawValue, toByteOffset: offset, as: UInt8.self)
-        var cursor = Varint.store(delta, to: pointer, at: offset + 1)
+        var cursor = Varint.store(delta, to: pointer, at: offset &+ 1)
         switch event {
         case let .exitEntry(ec, iss, vcpu):
             pointer.storeBytes(of: ec, toByteOffset: cursor, as: UInt8.self)
-            cursor = Varint.store(UInt64(iss), to: pointer, at: cursor + 1)
+            cursor = Varint.store(UInt64(iss), to: pointer, at: cursor &+ 1)
             cursor = Varint.store(UInt64(vcpu), to: pointer, at: cursor)
         case .exitReturn:
             break
@@ -30,13 +31,13 @@ public enum RecordEncoder {
         case let .stage2Fault(ipa, access, outcome):
             cursor = Varint.store(ipa, to: pointer, at: cursor)
             pointer.storeBytes(of: access.rawValue, toByteOffset: cursor, as: UInt8.self)
-            pointer.storeBytes(of: outcome.rawValue, toByteOffset: cursor + 1, as: UInt8.self)
-            cursor += 2
+            pointer.storeBytes(of: outcome.rawValue, toByteOffset: cursor &+ 1, as: UInt8.self)
+            cursor &+= 2
         case let .mmioAccess(device, offsetInDevice, access, value):
             pointer.storeBytes(of: device, toByteOffset: cursor, as: UInt8.self)
-            cursor = Varint.store(UInt64(offsetInDevice), to: pointer, at: cursor + 1)
+            cursor = Varint.store(UInt64(offsetInDevice), to: pointer, at: cursor &+ 1)
             pointer.storeBytes(of: access.rawValue, toByteOffset: cursor, as: UInt8.self)
-            cursor = Varint.store(value, to: pointer, at: cursor + 1)
+            cursor = Varint.store(value, to: pointer, at: cursor &+ 1)
         case let .physicalIRQ(intid):
             cursor = Varint.store(UInt64(intid), to: pointer, at: cursor)
         case let .virtualIRQ(intid, vcpu):
@@ -44,12 +45,12 @@ public enum RecordEncoder {
             cursor = Varint.store(UInt64(vcpu), to: pointer, at: cursor)
         case let .waitForInterrupt(kind):
             pointer.storeBytes(of: kind.rawValue, toByteOffset: cursor, as: UInt8.self)
-            cursor += 1
+            cursor &+= 1
         case let .sysregTrap(encoding, isWrite):
             cursor = Varint.store((UInt64(encoding) << 1) | (isWrite ? 1 : 0), to: pointer, at: cursor)
         case let .spanEnter(phase), let .spanLeave(phase):
             pointer.storeBytes(of: phase, toByteOffset: cursor, as: UInt8.self)
-            cursor += 1
+            cursor &+= 1
         case let .guestMarker(id, value):
             cursor = Varint.store(UInt64(id), to: pointer, at: cursor)
             cursor = Varint.store(value, to: pointer, at: cursor)

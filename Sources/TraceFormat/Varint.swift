@@ -23,10 +23,10 @@ public enum Varint {
         while remaining >= 0x80 {
             pointer.storeBytes(of: UInt8(truncatingIfNeeded: remaining) | 0x80, toByteOffset: cursor, as: UInt8.self)
             remaining >>= 7
-            cursor += 1
+            cursor &+= 1
         }
         pointer.storeBytes(of: UInt8(truncatingIfNeeded: remaining), toByteOffset: cursor, as: UInt8.self)
-        return cursor + 1
+        return cursor &+ 1
     }
 
     /// Reads a varint from `bytes` starting at `offset`, stopping at `end`.

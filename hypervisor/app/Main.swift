@@ -24,6 +24,8 @@ func hypervisorMain(_ deviceTreeAddress: UInt64, _ bootCounter: UInt64) -> Never
   Console.write(hex: boot.memorySize); Console.write(", bootargs \""); Console.write(bytes: boot.bootArguments)
   Console.write("\"\r\n")
 
+  Tracing.initialize(TraceSettings(boot), cpuCount: boot.cpuCount)
+
   let guestName = boot.argument("guest") ?? Array("probe".utf8)
   guard let kind = GuestKind(name: guestName) else {
     Console.write("hv: unknown guest=\""); Console.write(bytes: guestName)
@@ -41,7 +43,7 @@ func hypervisorMain(_ deviceTreeAddress: UInt64, _ bootCounter: UInt64) -> Never
   GICDistributor.enable(Platform.maintenanceInterrupt)
   TrapPolicy.apply()
 
-  let description = VMConfigs.description(for: kind)
+  let description = VMConfigs.description(for: kind, probePanicAtEnd: boot.argument("panic") != nil)
   let vm: VM
   do throws(VMError) {
     vm = try VM(description)
@@ -91,5 +93,6 @@ func hypervisorSecondaryMain(_ index: UInt64) -> Never {
   GICDistributor.initializeBankedInterrupts()
   GICCPUInterface.initialize()
   TrapPolicy.apply()
+  Tracing.initializeSecondaryCPU()
   CPU.halt()
 }

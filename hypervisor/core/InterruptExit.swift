@@ -1,4 +1,5 @@
 import CHAL
+import TraceFormat
 
 /// A physical IRQ arrived while a guest ran (exceptions.S, lower-EL IRQ vector). The CPU
 /// interface runs with EOImode = 1: EOIR drops priority here; pass-through interrupts stay
@@ -6,15 +7,16 @@ import CHAL
 @_cdecl("hv_lower_irq_exit")
 func handleLowerInterruptExit(_ frame: UnsafeMutablePointer<TrapFrame>) {
   let vcpu = VCpu.current
-  Trace.exitEntry(frame, vcpu: vcpu)
+  Trace.interruptExitEntry(frame, vcpu: vcpu)
   vcpu.interruptExits &+= 1
   let iar = GICCPUInterface.acknowledge()
   let interrupt = iar & 0x3FF
-  Trace.physicalInterrupt(iar, vcpu: vcpu)
+  Trace.physicalInterrupt(iar)
   if interrupt >= 1020 {  // spurious
-    Trace.exitReturn(frame, vcpu: vcpu)
+    Trace.exitReturn()
     return
   }
+  Trace.spanEnter(.irqHandling)
   GICCPUInterface.endOfInterrupt(iar)
   let vm = vcpu.vm
   if interrupt == Platform.maintenanceInterrupt {
@@ -22,10 +24,10 @@ func handleLowerInterruptExit(_ frame: UnsafeMutablePointer<TrapFrame>) {
     GICCPUInterface.deactivate(iar)
   } else if vm.ownsInterrupt(interrupt) {
     if vm.distributor.isEnabled(interrupt) {
-      Trace.spanEnter(.interruptInjection, vcpu: vcpu)
+      Trace.spanEnter(.vgicInjection)
       vcpu.interrupts.inject(interrupt, priority: vm.distributor.priority(interrupt),
                              hardwareInterrupt: interrupt, vcpu: vcpu)
-      Trace.spanLeave(.interruptInjection, vcpu: vcpu)
+      Trace.spanLeave(.vgicInjection)
     } else {
       // The guest has not enabled it: mask it physically until it does.
       vm.distributor.latch(interrupt)
@@ -37,5 +39,6 @@ func handleLowerInterruptExit(_ frame: UnsafeMutablePointer<TrapFrame>) {
     Console.write("\r\n")
     GICCPUInterface.deactivate(iar)
   }
-  Trace.exitReturn(frame, vcpu: vcpu)
+  Trace.spanLeave(.irqHandling)
+  Trace.exitReturn()
 }

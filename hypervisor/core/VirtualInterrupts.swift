@@ -20,12 +20,12 @@ final class VirtualInterruptState {
     injected += 1
     // Already pending or active in an LR? (a level-triggered source re-asserting)
     if place(value) {
-      Trace.virtualInterruptInjected(interrupt, queued: false, vcpu: vcpu)
+      Trace.virtualInterruptInjected(interrupt, vcpu: vcpu)
     } else {
       overflow.append(value)
       queuedCount += 1
       GICHypervisorInterface.setControl(enabled: true, underflowInterrupt: true)
-      Trace.virtualInterruptInjected(interrupt, queued: true, vcpu: vcpu)
+      Trace.virtualInterruptInjected(interrupt, vcpu: vcpu)
     }
   }
 

@@ -45,7 +45,7 @@ expect_status_zero() {
 echo "probe:"
 run_guest probe
 expect markerStart " mode=probe"
-expect_pattern markerHVC " calls=1000 ok=1000 exits=1000 insns-per-call=[0-9]+ ok"
+expect_pattern markerHVC " calls=1000 ok=1000 exits=1000 insns-per-call=[0-9]+ tracing=((on|off) insns-off=[0-9]+ insns-on=[0-9]+|compiled-out) ok"
 expect markerPSCI " hvc=6 smc=6 ok=12 ok"
 expect markerMMIO " writes=18 reads=30 ok=48 exits=48 ok"
 expect markerAbort " attempts=5 aborts=5 ok"
@@ -53,6 +53,7 @@ expect markerIsolation " accesses=12 aborts=12 own-ram=1 ok"
 expect markerTimer " interrupts=3 via-wfi=3 ok"
 expect markerSysreg " accesses=10 trapped=10 ok"
 expect markerDone " phases=7 failures=0"
+expect_pattern markerExits " hvc=[0-9]+ smc=6 dabt=68 wfx=[0-9]+ sysreg=10 markers=7 untraced-hvc=[0-9]+"
 expect_status_zero probe
 probe_output=$output
 
