@@ -24,13 +24,15 @@ func hypervisorMain(_ deviceTreeAddress: UInt64, _ bootCounter: UInt64) -> Never
   Console.write(hex: boot.memorySize); Console.write(", bootargs \""); Console.write(bytes: boot.bootArguments)
   Console.write("\"\r\n")
 
+  Tracing.initialize(TraceSettings(boot), cpuCount: boot.cpuCount)
+
   let guestName = boot.argument("guest") ?? Array("probe".utf8)
   guard let kind = GuestKind(name: guestName) else {
     Console.write("hv: unknown guest=\""); Console.write(bytes: guestName)
     Console.write("\" (probe, nimbos-contract, nimbos, linux)\r\n")
     Firmware.systemOff()
   }
-  let description = VMConfigs.description(for: kind)
+  let description = VMConfigs.description(for: kind, probePanicAtEnd: boot.argument("panic") != nil)
   if kind == .linux {
     do throws(LinuxBoot.PreparationError) {
       try LinuxBoot.prepare(description, boot: boot)
@@ -107,5 +109,6 @@ func preparePhysicalCPU(for vm: VM) {
 func hypervisorSecondaryMain(_ index: UInt64) -> Never {
   let vm = runningVMs[0]
   preparePhysicalCPU(for: vm)
+  Tracing.initializeSecondaryCPU()
   PhysicalCPUs.runWhenPoweredOn(vm.vcpus[Int(index)])
 }

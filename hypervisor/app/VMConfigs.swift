@@ -36,8 +36,10 @@ enum VMConfigs {
   /// EL1 virtual timer (PPI 27, Linux), EL1 physical timer (PPI 30, NimbOS), PL011 (SPI 1).
   static let passthroughInterrupts: [UInt32] = [27, 30, Platform.uartInterrupt]
 
-  static func description(for kind: GuestKind) -> VMDescription {
-    let probeMode = { (mode: UInt64) in ProbeProtocol.modeMagic << 32 | mode }
+  /// `probePanicAtEnd` (boot argument `panic=1`): the probe ends with the debug-panic call.
+  static func description(for kind: GuestKind, probePanicAtEnd: Bool = false) -> VMDescription {
+    let flags = probePanicAtEnd ? ProbeProtocol.modeFlagPanicAtEnd : 0
+    let probeMode = { (mode: UInt64) in ProbeProtocol.modeMagic << 32 | mode | flags }
     switch kind {
     case .probe:
       return small(name: "probe", x1: probeMode(ProbeProtocol.modeProbe),

@@ -1,4 +1,5 @@
 import CHAL
+import TraceFormat
 
 /// A physical IRQ arrived while a guest ran (exceptions.S, lower-EL IRQ vector). The CPU
 /// interface runs with EOImode = 1: EOIR only drops priority. Hardware-linked interrupts stay
@@ -7,17 +8,19 @@ import CHAL
 @_cdecl("hv_lower_irq_exit")
 func handleLowerInterruptExit(_ frame: UnsafeMutablePointer<TrapFrame>) {
   let vcpu = VCpu.current
-  Trace.exitEntry(frame, vcpu: vcpu)
+  Trace.interruptExitEntry(frame, vcpu: vcpu)
   vcpu.interruptExits &+= 1
   let iar = GICCPUInterface.acknowledge()
   let interrupt = iar & 0x3FF
-  Trace.physicalInterrupt(iar, vcpu: vcpu)
+  Trace.physicalInterrupt(iar)
   if interrupt < 1020 {  // 1020-1023: spurious
+    Trace.spanEnter(.irqHandling)
     GICCPUInterface.endOfInterrupt(iar)
     handlePhysicalInterrupt(interrupt, iar: iar, vcpu: vcpu)
+    Trace.spanLeave(.irqHandling)
   }
   vcpu.synchronizeInterrupts()
-  Trace.exitReturn(frame, vcpu: vcpu)
+  Trace.exitReturn()
 }
 
 /// One acknowledged physical interrupt (priority already dropped).
@@ -26,9 +29,9 @@ func handlePhysicalInterrupt(_ interrupt: UInt32, iar: UInt32, vcpu: VCpu) {
   let gic = vcpu.vm.gic
   if gic.isHardwareLinked(interrupt) {
     // Left active: the guest's EOI of the virtual interrupt deactivates it.
-    Trace.spanEnter(.interruptInjection, vcpu: vcpu)
+    Trace.spanEnter(.vgicInjection)
     gic.hardwareInterruptFired(interrupt, vcpu: vcpu)
-    Trace.spanLeave(.interruptInjection, vcpu: vcpu)
+    Trace.spanLeave(.vgicInjection)
     return
   }
   GICCPUInterface.deactivate(iar)

@@ -25,11 +25,14 @@ final class VCpu {
   /// Exits per ESR_EL2.EC value (64 slots), and physical interrupts taken while running.
   let exitCounts: UnsafeMutablePointer<UInt64>
   var interruptExits: UInt64 = 0
+  /// The vCPU field of trace records: VM id in bits 15:8, vCPU index in bits 7:0.
+  let traceIdentifier: UInt16
 
   init(index: Int, vm: VM, powerState: VCpuPowerState) {
     self.index = index
     self.vm = vm
     self.powerState = powerState
+    self.traceIdentifier = UInt16(vm.description.vmid) << 8 | UInt16(truncatingIfNeeded: index)
     exitCounts = UnsafeMutablePointer<UInt64>.allocate(capacity: 64)
     exitCounts.initialize(repeating: 0, count: 64)
   }
@@ -70,7 +73,6 @@ final class VCpu {
     listRegisters.loadIntoHardware()
     let slot = PerCPUData.frameSlot
     slot.pointee = savedFrame
-    Trace.spanEnter(.vcpuSwitch, vcpu: self)
     hal_enter_guest(slot)
   }
 }

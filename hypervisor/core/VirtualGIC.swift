@@ -174,7 +174,7 @@ final class VirtualGIC {
     GICHypervisorInterface.setListRegister(index, value.rawValue)
     vcpu.listRegisters.entries[index] = ListRegisterEntry(interrupt: UInt16(interrupt), hardwareLinked: hardware)
     vcpu.listRegisters.inUse |= 1 << UInt32(index)
-    Trace.virtualInterruptInjected(interrupt, queued: false, vcpu: vcpu)
+    Trace.virtualInterruptInjected(interrupt, vcpu: vcpu)
   }
 
   /// The vCPU is turning off (PSCI CPU_OFF): every interrupt in its list registers counts as

@@ -5,6 +5,8 @@ struct BootInformation {
   var bootArguments: [UInt8] = []
   var memoryBase: UInt64 = 0
   var memorySize: UInt64 = 0
+  /// Nodes `cpu@…` under /cpus: the physical CPUs QEMU created (`-smp`).
+  var cpuCount = 0
 }
 
 /// Errors reading the DTB, naming the offset where reading stopped.
@@ -59,6 +61,7 @@ struct DeviceTreeReader {
     var depth = 0
     var inChosen = false
     var inMemory = false
+    var inCPUs = false
     while cursor < structureSize {
       let token = bigEndian32(structureOffset + cursor)
       cursor += 4
@@ -69,12 +72,15 @@ struct DeviceTreeReader {
         if depth == 1 {
           inChosen = length == 6 && startsWith(nameOffset, "chosen")
           inMemory = startsWith(nameOffset, "memory") && information.memorySize == 0
+          inCPUs = length == 4 && startsWith(nameOffset, "cpus")
+        } else if depth == 2 && inCPUs && startsWith(nameOffset, "cpu@") {
+          information.cpuCount += 1
         }
         depth += 1
         cursor += (length + 1 + 3) & ~3
       case 2:  // FDT_END_NODE
         depth -= 1
-        if depth <= 1 { inChosen = false; inMemory = false }
+        if depth <= 1 { inChosen = false; inMemory = false; inCPUs = false }
       case 3:  // FDT_PROP: len, nameoff, value padded to 4
         let length = UInt64(bigEndian32(structureOffset + cursor))
         let nameOffset = UInt64(bigEndian32(structureOffset + cursor + 4))

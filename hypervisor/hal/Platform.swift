@@ -63,7 +63,7 @@ enum CPU {
 /// Per-physical-CPU data reached through TPIDR_EL2.
 enum PerCPUData {
   @inline(__always) static var current: UnsafeMutablePointer<PerCPU> {
-    UnsafeMutablePointer<PerCPU>(bitPattern: UInt(read_tpidr_el2()))!
+    hal_this_cpu().unsafelyUnwrapped
   }
   /// The trap frame slot at the top of this CPU's stack (see exceptions.S).
   static var frameSlot: UnsafeMutablePointer<TrapFrame> {
