@@ -35,7 +35,7 @@ let package = Package(
         ),
         .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat"]),
         // Boots the hypervisor in QEMU (skipped without qemu-system-aarch64): trace counts,
-        // determinism, overflow accounting, flight recorder, and the probe's shell test.
+        // determinism, overflow accounting, flight recorder, the probe's shell test, and Linux with 2 vCPUs.
         .testTarget(name: "IntegrationTests", dependencies: ["TraceFormat"]),
         // Analyses (pairing, report, flame, compare) on event sequences of known distributions.
         .testTarget(name: "AnalysisTests", dependencies: ["HVTrace"]),
@@ -45,8 +45,6 @@ let package = Package(
         .testTarget(name: "HypervisorModelTests", dependencies: ["HypervisorModel", "TraceFormat"]),
         // The .hvt container, decoder, diagnostics, synthetic traces and dump against fixtures.
         .testTarget(name: "HVTraceTests", dependencies: ["HVTrace", "CZstd", "hvtrace"]),
-        // Guests booted under the hypervisor in QEMU (skipped when QEMU or the images are missing).
-        .testTarget(name: "IntegrationTests"),
         // Live recording: ring consumer, drain loop, RAM file, QEMU session (stand-in QEMU), snapshot.
         .testTarget(name: "RecordingTests", dependencies: ["HVTrace", "TraceFormat"]),
     ]
