@@ -34,6 +34,7 @@ func dispatchSynchronousExit(_ syndrome: ExceptionSyndrome, frame: UnsafeMutable
   switch syndrome.exceptionClass {
   case .hvc64:
     // HVC: ELR_EL2 already points after the HVC (preferred return address).
+    injectDelayIntoHypervisorCall()  // nothing unless built with INJECT_DELAY=hvc (perf-gate test)
     return handleHypervisorCall(frame: frame, viaSMC: false, immediate: syndrome.callImmediate, vcpu: vcpu)
   case .smc64:
     // SMC trapped by HCR_EL2.TSC: ELR_EL2 points at the SMC itself; skip it first.

@@ -121,6 +121,11 @@ HAL_INLINE void hal_dmb_ishst(void) { __asm__ volatile("dmb ishst" ::: "memory")
 HAL_INLINE void hal_dmb_ishld(void) { __asm__ volatile("dmb ishld" ::: "memory"); }
 HAL_INLINE void hal_wfi(void) { __asm__ volatile("wfi" ::: "memory"); }
 HAL_INLINE void hal_wfe(void) { __asm__ volatile("wfe" ::: "memory"); }
+/// Spends exactly 2 x `iterations` instructions (subs + b.ne per round): the performance gate's
+/// injected-work test hook (`make INJECT_DELAY=hvc`, core/InjectedDelay.swift), never in a normal build.
+HAL_INLINE void hal_spin(uint64_t iterations) {
+    if (iterations == 0) return;
+    __asm__ volatile("1: subs %0, %0, #1\n\tb.ne 1b" : "+r"(iterations) : : "cc"); }
 /// Invalidates all stage-1 and stage-2 entries of the current VMID (VTTBR_EL2 must hold it).
 HAL_INLINE void hal_tlbi_vmalls12e1is(void) { __asm__ volatile("tlbi vmalls12e1is" ::: "memory"); }
 /// Invalidates stage-2 entries for one IPA (operand is IPA >> 12), current VMID.
