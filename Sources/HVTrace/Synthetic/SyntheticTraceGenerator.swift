@@ -23,6 +23,10 @@ public struct SyntheticTraceOptions: Sendable {
     /// Simulated time between two drains by the consumer, in nanoseconds. Large values with few
     /// pages per CPU make the ring overflow: forced loss (`lost_events` records).
     public var drainIntervalNanoseconds: UInt64 = 1_000_000
+    /// Latency multipliers per kind (absent = 1): a candidate with one exit kind made slower by a
+    /// known factor, for regression tests of `compare` and the performance gate. The random stream
+    /// is the same as without it, so only the scaled kind's latencies (and later timestamps) move.
+    public var latencyScale: [SyntheticExitKind: Double] = [:]
     /// Guest run time between exits.
     public var guestRun: LatencyDistribution = .logNormal(medianNanoseconds: 15_000, sigma: 0.9)
     /// Flip one byte in the records of every N-th drained page (0 = never): corruption tests.
@@ -171,7 +175,7 @@ public enum SyntheticTraceGenerator {
                 roll -= weight
             }
             let events = kind.events(vcpu: UInt16(cpu), random: &random)
-            let latency = ticks(kind.latency.sample(&random))
+            let latency = ticks(kind.latency.sample(&random) * (options.latencyScale[kind] ?? 1))
             let stamps = timestamps(kind: kind, eventCount: events.count, entry: entry, latency: latency, random: &random)
 
             SyntheticPlatform.setCounter(entry * counterFrequency / options.clockFrequency)

@@ -24,6 +24,9 @@ struct Synth: ParsableCommand {
     @Option(help: ArgumentHelp("Exit kinds with weights, e.g. hvc=10,pl011=15,irq=30.", valueName: "kind=weight,…"))
     var mix: String?
 
+    @Option(help: ArgumentHelp("Multiply exit kinds' latencies, e.g. hvc=1.2 (a known regression for compare).", valueName: "kind=factor,…"))
+    var scale: String?
+
     @Option(help: "Pages per CPU ring.")
     var pagesPerCPU: UInt32 = 64
 
@@ -49,6 +52,7 @@ struct Synth: ParsableCommand {
         if events < 1 { throw ValidationError("--events must be at least 1") }
         if cpus < 1 || cpus > 62 { throw ValidationError("--cpus must be 1…62") }
         if mix != nil && options.mix.isEmpty { throw ValidationError("--mix: expected kind=weight,… with kinds \(SyntheticExitKind.allCases.map(\.rawValue).joined(separator: ", "))") }
+        if scale != nil && options.latencyScale.isEmpty { throw ValidationError("--scale: expected kind=factor,… (factor > 0) with kinds \(SyntheticExitKind.allCases.map(\.rawValue).joined(separator: ", "))") }
         if pageSize < 256 || pageSize > 65536 || pageSize & (pageSize - 1) != 0 { throw ValidationError("--page-size must be a power of two in 256…65536") }
         if pagesPerCPU < 2 { throw ValidationError("--pages-per-cpu must be at least 2") }
         if corruptEvery < 0 { throw ValidationError("--corrupt-every must be 0 or more") }
@@ -60,6 +64,9 @@ struct Synth: ParsableCommand {
         options.seed = seed
         options.cpus = cpus
         if let mix { options.mix = SyntheticTraceOptions.parseMix(mix) ?? [] }
+        if let scale, let factors = SyntheticTraceOptions.parseMix(scale), factors.allSatisfy({ $0.1 > 0 }) {
+            options.latencyScale = Dictionary(factors, uniquingKeysWith: { _, last in last })
+        }
         options.pagesPerCPU = pagesPerCPU
         options.pageSize = pageSize
         options.drainIntervalNanoseconds = drainIntervalNs
