@@ -45,17 +45,23 @@ public struct ThresholdPolicy: Equatable, Sendable {
     public static func parse(_ data: Data, file: String, base: CompareThresholds) throws(AnalysisInputError) -> ThresholdPolicy {
         let parsed: File
         do { parsed = try JSONDecoder().decode(File.self, from: data) } catch {
-            throw .badThresholds(file: file, reason: "\(error)".split(separator: "\n").first.map(String.init) ?? "invalid JSON")
+            throw .badThresholds(file: file, reason: JSONInputProblem.describe(error))
         }
-        func merged(_ partial: PartialThresholds?, over fallback: CompareThresholds) throws(AnalysisInputError) -> CompareThresholds {
+        func merged(_ partial: PartialThresholds?, over fallback: CompareThresholds, at place: String) throws(AnalysisInputError) -> CompareThresholds {
             let value = CompareThresholds(thresholdPct: partial?.thresholdPct ?? fallback.thresholdPct,
                                           floorNs: partial?.floorNs ?? fallback.floorNs)
-            guard value.thresholdPct >= 0, value.floorNs >= 0 else { throw .badThresholds(file: file, reason: "negative threshold") }
+            guard value.thresholdPct >= 0 else { throw .badThresholds(file: file, reason: "field '\(place).thresholdPct' is negative") }
+            guard value.floorNs >= 0 else { throw .badThresholds(file: file, reason: "field '\(place).floorNs' is negative") }
             return value
         }
-        let standard = try merged(parsed.default, over: base)
+        let standard = try merged(parsed.default, over: base, at: "default")
         var overrides: [String: CompareThresholds] = [:]
-        for (reason, partial) in parsed.reasons ?? [:] { overrides[reason] = try merged(partial, over: standard) }
+        for (reason, partial) in (parsed.reasons ?? [:]).sorted(by: { $0.key < $1.key }) {
+            guard ExitReason(name: reason) != nil else {
+                throw .badThresholds(file: file, reason: "field 'reasons.\(reason)': no exit reason is called '\(reason)'")
+            }
+            overrides[reason] = try merged(partial, over: standard, at: "reasons.\(reason)")
+        }
         return ThresholdPolicy(standard: standard, overrides: overrides)
     }
 }

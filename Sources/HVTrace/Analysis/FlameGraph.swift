@@ -255,6 +255,10 @@ public enum AnalysisInputError: Error, Equatable, CustomStringConvertible {
     case badThresholds(file: String, reason: String)
     /// The file could not be read at all.
     case unreadable(file: String, reason: String)
+    /// An output file could not be written (nothing is left at its path).
+    case unwritable(file: String, reason: String)
+    /// A file given where a trace or a JSON summary was expected is neither.
+    case neitherTraceNorSummary(file: String, firstBytes: [UInt8])
 
     public var description: String {
         switch self {
@@ -268,6 +272,11 @@ public enum AnalysisInputError: Error, Equatable, CustomStringConvertible {
             return "\(file): bad thresholds file (\(reason)); see 'hvtrace compare --help'"
         case let .unreadable(file, reason):
             return "\(file): cannot read (\(reason))"
+        case let .unwritable(file, reason):
+            return "\(file): cannot write (\(reason)); no output was written"
+        case let .neitherTraceNorSummary(file, firstBytes):
+            let hex = firstBytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: " ")
+            return "\(file): neither an .hvt trace (starts with zstd's 28 b5 2f fd) nor a 'report --format json' summary (starts with '{'): byte 0 holds \(hex)"
         }
     }
 }
