@@ -108,6 +108,9 @@ public struct FlameDiagnostics: Equatable, Sendable {
     public var mismatchedSpanLeaves: UInt64 = 0
     /// Spans still open when their exit returned (closed at the return).
     public var spansOpenAtReturn: UInt64 = 0
+    /// Span enters nested deeper than `FlameBuilder.maximumSpanDepth`; their time stays with the
+    /// deepest frame kept (a real handler nests a few levels; only a corrupt trace gets here).
+    public var spansTooDeep: UInt64 = 0
 }
 
 /// An `ExitSink` that builds a `FlameGraph` from per-CPU span nesting.
@@ -125,7 +128,13 @@ public struct FlameBuilder: ExitSink {
         var frames: [Frame] = []
         var pending: [(node: Int32, ticks: UInt64)] = []
         var lastTransition: UInt64 = 0
+        /// Span enters ignored because the stack was full; their leaves are ignored too.
+        var spansBeyondDepth = 0
     }
+
+    /// The deepest span nesting kept per exit. Bounds the graph's depth, so rendering (recursive)
+    /// and stack naming (depth × nodes) stay cheap on hostile input.
+    public static let maximumSpanDepth = 64
 
     public private(set) var graph = FlameGraph()
     public private(set) var diagnostics = FlameDiagnostics()
@@ -172,6 +181,7 @@ public struct FlameBuilder: ExitSink {
         cpus[cpu].frames.append(Frame(node: root, phase: 0, detailNode: -1))
         cpus[cpu].pending.removeAll(keepingCapacity: true)
         cpus[cpu].lastTransition = timestamp
+        cpus[cpu].spansBeyondDepth = 0
     }
 
     public mutating func exitReasonRefined(cpu: Int, reason: ExitReason) {
@@ -192,6 +202,11 @@ public struct FlameBuilder: ExitSink {
 
     public mutating func phaseEntered(cpu: Int, phase: UInt8, timestamp: UInt64) {
         attribute(cpu: cpu, until: timestamp)
+        if _slowPath(cpus[cpu].frames.count > Self.maximumSpanDepth) {
+            cpus[cpu].spansBeyondDepth += 1
+            diagnostics.spansTooDeep += 1
+            return
+        }
         if phaseLabels[Int(phase)] < 0 {
             let name = HandlerPhase(rawValue: phase).map { $0.name.description } ?? "phase_\(phase)"
             phaseLabels[Int(phase)] = graph.label(name)
@@ -202,6 +217,10 @@ public struct FlameBuilder: ExitSink {
 
     public mutating func phaseLeft(cpu: Int, phase: UInt8, timestamp: UInt64) {
         attribute(cpu: cpu, until: timestamp)
+        if _slowPath(cpus[cpu].spansBeyondDepth > 0) {
+            cpus[cpu].spansBeyondDepth -= 1
+            return
+        }
         let frames = cpus[cpu].frames
         if frames.count > 1 && frames[frames.count - 1].phase == phase {
             cpus[cpu].frames.removeLast()
@@ -234,12 +253,14 @@ public struct FlameBuilder: ExitSink {
         for segment in cpus[cpu].pending { graph.addSelf(node: segment.node, ticks: segment.ticks) }
         cpus[cpu].pending.removeAll(keepingCapacity: true)
         cpus[cpu].frames.removeAll(keepingCapacity: true)
+        cpus[cpu].spansBeyondDepth = 0
         pairedTicks &+= exit.latency
     }
 
     public mutating func exitAbandoned(cpu: Int) {
         cpus[cpu].pending.removeAll(keepingCapacity: true)
         cpus[cpu].frames.removeAll(keepingCapacity: true)
+        cpus[cpu].spansBeyondDepth = 0
     }
 }
 

@@ -6,7 +6,9 @@ import Foundation
 enum JSONInputProblem {
     /// `error` (from `JSONDecoder`) as e.g. "missing field 'trace.clockFrequencyHz'",
     /// "field 'default.thresholdPct' is not a number", or "not valid JSON (… line 1, column 5)".
-    static func describe(_ error: any Error) -> String {
+    /// `data` is the JSON that failed: JSONDecoder does not say where malformed JSON breaks, so it
+    /// is parsed again with JSONSerialization, which does ("around character 12", end of file).
+    static func describe(_ error: any Error, data: Data) -> String {
         guard let decoding = error as? DecodingError else { return firstLine("\(error)") }
         func path(_ context: DecodingError.Context, _ last: CodingKey? = nil) -> String {
             let keys = context.codingPath + (last.map { [$0] } ?? [])
@@ -21,13 +23,23 @@ enum JSONInputProblem {
         case let .typeMismatch(type, context):
             return "field '\(path(context))' is not \(typeName(type))"
         case let .dataCorrupted(context):
-            if context.codingPath.isEmpty {
-                let detail = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-                return "not valid JSON" + (detail.map { " (\(firstLine($0)))" } ?? "")
-            }
+            if context.codingPath.isEmpty { return "not valid JSON: " + syntaxProblem(data) }
             return "field '\(path(context))': \(firstLine(context.debugDescription))"
         @unknown default:
             return firstLine("\(error)")
+        }
+    }
+
+    /// Where JSONSerialization stops on `data`.
+    private static func syntaxProblem(_ data: Data) -> String {
+        do {
+            _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+            return "rejected by the decoder"
+        } catch {
+            let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? ""
+            if detail.lowercased().contains("end of file") { return "it ends at byte \(data.count) before the JSON value is complete" }
+            if detail.isEmpty { return "syntax error" }
+            return detail.prefix(1).lowercased() + detail.dropFirst().trimmingCharacters(in: CharacterSet(charactersIn: "."))
         }
     }
 

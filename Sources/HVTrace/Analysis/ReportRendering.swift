@@ -42,7 +42,12 @@ struct TextTable {
 /// Number formatting shared by the renderers.
 enum Format {
     /// An integer with no separators.
-    static func integer(_ value: Double) -> String { String(Int64(value.rounded())) }
+    /// Any Double: values beyond Int64 (latencies of a corrupt trace with a slow clock) are printed
+    /// with `%.0f` instead of trapping in the conversion.
+    static func integer(_ value: Double) -> String {
+        guard value.isFinite else { return value.isNaN ? "nan" : value < 0 ? "-inf" : "inf" }
+        return value.magnitude < 9.2e18 ? String(Int64(value.rounded())) : String(format: "%.0f", value)
+    }
     static func integer(_ value: UInt64) -> String { String(value) }
     /// A fraction 0…1 as a percentage with one decimal.
     static func percent(_ fraction: Double) -> String { String(format: "%.1f", fraction * 100) }

@@ -114,7 +114,7 @@ public enum TraceAnalysis {
         struct Version: Decodable { var schemaVersion: Int }
         let version: Int
         do { version = try JSONDecoder().decode(Version.self, from: data).schemaVersion } catch {
-            throw AnalysisInputError.notAReport(file: path, reason: JSONInputProblem.describe(error))
+            throw AnalysisInputError.notAReport(file: path, reason: JSONInputProblem.describe(error, data: data))
         }
         guard version >= 1 else {
             throw AnalysisInputError.notAReport(file: path, reason: "field 'schemaVersion' is \(version); versions start at 1")
@@ -122,9 +122,12 @@ public enum TraceAnalysis {
         guard version <= ExitReport.currentSchemaVersion else {
             throw AnalysisInputError.unsupportedSchema(file: path, version: version)
         }
-        do { return try ExitReport.decode(data) } catch {
-            throw AnalysisInputError.notAReport(file: path, reason: JSONInputProblem.describe(error))
+        let summary: ExitReport
+        do { summary = try ExitReport.decode(data) } catch {
+            throw AnalysisInputError.notAReport(file: path, reason: JSONInputProblem.describe(error, data: data))
         }
+        if let problem = summary.inconsistency { throw AnalysisInputError.notAReport(file: path, reason: problem) }
+        return summary
     }
 
     /// Writes `text` to `path` through a temporary file beside it and a rename: on any error
@@ -180,6 +183,35 @@ public enum PosixErrors {
             return "cannot open"
         }
         return String(cString: strerror(errno))
+    }
+}
+
+extension ExitReport {
+    /// Why a summary read from JSON cannot be the output of `report` (counts that disagree or
+    /// cannot be real), naming the field; nil when it is consistent. `compare` trusts these numbers.
+    var inconsistency: String? {
+        guard trace.clockFrequencyHz > 0 else { return "field 'trace.clockFrequencyHz' is 0" }
+        for (field, rows) in [("reasons", reasons), ("groups", groups)] {
+            for (index, row) in rows.enumerated() {
+                let place = "\(field)[\(index)]"
+                var total = row.histogram.overflowCount
+                var previous: UInt64?
+                for (bucketIndex, bucket) in row.histogram.buckets.enumerated() {
+                    let (sum, overflow) = total.addingReportingOverflow(bucket.count)
+                    guard !overflow else { return "field '\(place).histogram.buckets' counts overflow 64 bits" }
+                    total = sum
+                    if let previous, bucket.value <= previous {
+                        return "field '\(place).histogram.buckets[\(bucketIndex)].value' is not above the bucket before it"
+                    }
+                    previous = bucket.value
+                }
+                guard total == row.count else {
+                    return "field '\(place).histogram' holds \(total) samples but '\(place).count' is \(row.count)"
+                }
+                guard row.count <= 1 << 53 else { return "field '\(place).count' is \(row.count), more than any trace holds" }
+            }
+        }
+        return nil
     }
 }
 

@@ -50,6 +50,10 @@ struct Flame: ParsableCommand {
                 text += "warning: \(builder.diagnostics.mismatchedSpanLeaves) mismatched span leaves, "
                     + "\(builder.diagnostics.spansOpenAtReturn) spans open at return\n"
             }
+            if builder.diagnostics.spansTooDeep > 0 {
+                text += "warning: \(builder.diagnostics.spansTooDeep) spans nested deeper than \(FlameBuilder.maximumSpanDepth) levels "
+                    + "were folded into their parent\n"
+            }
             text += builder.graph.tree(minPercent: minPct)
         }
         if let output { try TraceAnalysis.write(text, to: output) } else { print(text, terminator: "") }
