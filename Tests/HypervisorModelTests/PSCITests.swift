@@ -8,8 +8,13 @@ import Testing
   (0xC400_0003, 1, 0x1_4008_0000, .cpuOn(targetAffinity: 1, entryPoint: 0x1_4008_0000, context: 0)),
   (0x8400_0008, 0, 0, .systemOff),
   (0xC600_0000, 0, 0, .hypervisorNull),
-  (0xC600_0001, 7, 9, .traceMarker(id: 7, payload: 9)),
-  (0xC600_0002, 0, 0, .panicNow),
+  (0xC600_0010, 7, 9, .traceMarker(id: 7, value: 9)),
+  (0xC600_0011, 1, 0, .setTracing(on: true)),
+  (0xC600_0011, 0, 0, .setTracing(on: false)),
+  (0xC600_0012, 0, 0, .flushTrace),
+  (0xC600_00FF, 0, 0, .panicNow),
+  (0xC600_0001, 0, 0, .unknown(functionID: 0xC600_0001)),  // retired id
+  (0xC600_0002, 0, 0, .unknown(functionID: 0xC600_0002)),  // retired id
   (0x8200_0000, 0, 0, .unknown(functionID: 0x8200_0000)),
   (0x1_8400_0000, 0, 0, .unknown(functionID: 0x1_8400_0000)),  // upper bits set: not SMCCC
 ])

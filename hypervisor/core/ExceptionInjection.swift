@@ -4,7 +4,6 @@ import CHAL
 /// registers and redirects the return to the guest's vector (core/model/GuestExceptionModel).
 func injectException(_ exception: InjectedException, frame: UnsafeMutablePointer<TrapFrame>,
                      vcpu: VCpu, instructionLength32: Bool = true) {
-  Trace.spanEnter(.exceptionInjection, vcpu: vcpu)
   let entry = GuestExceptionEntry(exception, guestState: frame.pointee.spsr,
                                   instructionLength32: instructionLength32)
   let vectorBase = GuestExceptionRegisters.record(
@@ -12,5 +11,4 @@ func injectException(_ exception: InjectedException, frame: UnsafeMutablePointer
     returnAddress: frame.pointee.elr, savedState: frame.pointee.spsr)
   frame.pointee.elr = vectorBase &+ entry.vectorOffset
   frame.pointee.spsr = GuestExceptionEntry.entryState
-  Trace.spanLeave(.exceptionInjection, vcpu: vcpu)
 }

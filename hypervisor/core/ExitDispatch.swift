@@ -18,13 +18,13 @@ enum ExitAction: Equatable {
 @_cdecl("hv_lower_sync_exit")
 func handleLowerSynchronousExit(_ frame: UnsafeMutablePointer<TrapFrame>) {
   let vcpu = VCpu.current
-  Trace.exitEntry(frame, vcpu: vcpu)
   let syndrome = ExceptionSyndrome(rawValue: CPU.exceptionSyndrome())
+  Trace.exitEntry(frame, syndrome, vcpu: vcpu)
   vcpu.exitCounts[Int(syndrome.exceptionClassBits)] &+= 1
-  Trace.exitDecoded(syndrome, vcpu: vcpu)
   let action = dispatchSynchronousExit(syndrome, frame: frame, vcpu: vcpu)
-  if action != .resume { finish(action, vcpu: vcpu) }
-  Trace.exitReturn(frame, vcpu: vcpu)
+  if action != .resume { finish(action, frame: frame, vcpu: vcpu) }
+  vcpu.synchronizeInterrupts()
+  Trace.exitReturn()
 }
 
 /// The exit dispatch: one case per exception class we handle.
@@ -34,17 +34,17 @@ func dispatchSynchronousExit(_ syndrome: ExceptionSyndrome, frame: UnsafeMutable
   switch syndrome.exceptionClass {
   case .hvc64:
     // HVC: ELR_EL2 already points after the HVC (preferred return address).
-    return handleHypervisorCall(frame: frame, viaSMC: false, vcpu: vcpu)
+    return handleHypervisorCall(frame: frame, viaSMC: false, immediate: syndrome.callImmediate, vcpu: vcpu)
   case .smc64:
     // SMC trapped by HCR_EL2.TSC: ELR_EL2 points at the SMC itself; skip it first.
     skipTrappedInstruction(frame, syndrome)
-    return handleHypervisorCall(frame: frame, viaSMC: true, vcpu: vcpu)
+    return handleHypervisorCall(frame: frame, viaSMC: true, immediate: syndrome.callImmediate, vcpu: vcpu)
   case .dataAbortLower:
     // Stage-2 data abort: emulate MMIO or inject an external abort.
     return handleStage2DataAbort(syndrome, frame: frame, vcpu: vcpu)
   case .instructionAbortLower:
     // Instruction fetch from an IPA without executable memory: external abort to the guest.
-    Trace.stage2Fault(ipa: CPU.faultIntermediatePhysicalAddress(), syndrome: syndrome.rawValue, vcpu: vcpu)
+    Trace.stage2Fault(ipa: CPU.faultIntermediatePhysicalAddress(), syndrome, outcome: .injectedAbort)
     injectException(.instructionAbort(address: CPU.faultVirtualAddress()), frame: frame, vcpu: vcpu)
     return .resume
   case .wfx:
@@ -70,22 +70,33 @@ func skipTrappedInstruction(_ frame: UnsafeMutablePointer<TrapFrame>, _ syndrome
   frame.pointee.elr &+= syndrome.instructionLength
 }
 
-/// Carries out a non-resume action; does not return for power off / reset / panic.
-func finish(_ action: ExitAction, vcpu: VCpu) {
+/// Carries out a non-resume action; does not return for power off / reset / panic. The trace
+/// is completed first: the exit's return is recorded and every open page committed, so the
+/// host sees all events up to the end.
+func finish(_ action: ExitAction, frame: UnsafeMutablePointer<TrapFrame>, vcpu: VCpu) {
+  if action == .resume { return }
+  Trace.exitReturn()
+  Tracing.flushAllCPUs()
   switch action {
   case .resume:
     return
   case .powerOff:
     printExitSummary(vcpu.vm)
+    Tracing.printSummary()
     Console.write("hv: guest requested SYSTEM_OFF, powering off\r\n")
     Firmware.systemOff()
   case .reset:
     printExitSummary(vcpu.vm)
+    Tracing.printSummary()
     Console.write("hv: guest requested SYSTEM_RESET\r\n")
     Firmware.systemReset()
   case .panicRequested:
-    Console.write("hv: PANIC requested by guest hypercall\r\n")
+    Console.write("\r\nhv PANIC: requested by the guest (debug hypercall)\r\n")
+    printRegisterDump(frame)
     printExitSummary(vcpu.vm)
+    Tracing.printSummary()
+    Console.write("hv: flight recorder committed at "); Console.write(hex: TraceRegion.physicalBase)
+    Console.write(", halted (read it with `hvtrace snapshot`)\r\n")
     CPU.halt()
   }
 }
@@ -121,13 +132,22 @@ func handleHypervisorPanic(_ frame: UnsafeMutablePointer<TrapFrame>, _ vector: U
   Console.write("\r\nhv PANIC: exception at EL2, vector "); Console.write(decimal: vector)
   Console.write(" ("); Console.write(syndrome.exceptionClassName); Console.write(")\r\n")
   Console.write("  ESR="); Console.write(hex: syndrome.rawValue)
-  Console.write(" ELR="); Console.write(hex: frame.pointee.elr)
   Console.write(" FAR="); Console.write(hex: CPU.faultVirtualAddress())
+  Console.write("\r\n")
+  printRegisterDump(frame)
+  // Leave the flight recorder readable: commit this CPU's open page (the trace of the exit
+  // that led here is in it). Other CPUs' open pages are recovered as uncommitted by snapshot.
+  Tracing.flushCurrentCPU()
+  CPU.halt()
+}
+
+/// Prints ELR, SPSR and x0–x30 of `frame`, four registers a line.
+func printRegisterDump(_ frame: UnsafeMutablePointer<TrapFrame>) {
+  Console.write("  ELR="); Console.write(hex: frame.pointee.elr)
   Console.write(" SPSR="); Console.write(hex: frame.pointee.spsr); Console.write("\r\n")
   for register in 0..<31 {
     Console.write(register % 4 == 0 ? "  x" : " x"); Console.write(decimal: UInt64(register))
     Console.write("="); Console.write(hex: trap_frame_get_x(frame, UInt32(register)))
     if register % 4 == 3 || register == 30 { Console.write("\r\n") }
   }
-  CPU.halt()
 }

@@ -5,6 +5,8 @@ struct BootInformation {
   var bootArguments: [UInt8] = []
   var memoryBase: UInt64 = 0
   var memorySize: UInt64 = 0
+  /// Nodes `cpu@…` under /cpus: the physical CPUs QEMU created (`-smp`).
+  var cpuCount = 0
 }
 
 /// Errors reading the DTB, naming the offset where reading stopped.
@@ -59,6 +61,7 @@ struct DeviceTreeReader {
     var depth = 0
     var inChosen = false
     var inMemory = false
+    var inCPUs = false
     while cursor < structureSize {
       let token = bigEndian32(structureOffset + cursor)
       cursor += 4
@@ -69,12 +72,15 @@ struct DeviceTreeReader {
         if depth == 1 {
           inChosen = length == 6 && startsWith(nameOffset, "chosen")
           inMemory = startsWith(nameOffset, "memory") && information.memorySize == 0
+          inCPUs = length == 4 && startsWith(nameOffset, "cpus")
+        } else if depth == 2 && inCPUs && startsWith(nameOffset, "cpu@") {
+          information.cpuCount += 1
         }
         depth += 1
         cursor += (length + 1 + 3) & ~3
       case 2:  // FDT_END_NODE
         depth -= 1
-        if depth <= 1 { inChosen = false; inMemory = false }
+        if depth <= 1 { inChosen = false; inMemory = false; inCPUs = false }
       case 3:  // FDT_PROP: len, nameoff, value padded to 4
         let length = UInt64(bigEndian32(structureOffset + cursor))
         let nameOffset = UInt64(bigEndian32(structureOffset + cursor + 4))
@@ -100,12 +106,34 @@ struct DeviceTreeReader {
 }
 
 extension BootInformation {
-  /// The value of `key=` in the space-separated bootargs, or nil.
-  func argument(_ key: StaticString) -> [UInt8]? {
+  /// Where the hypervisor's own words end: the index of a ` -- ` word, or the count.
+  private var separatorIndex: Int {
     var start = 0
     while start < bootArguments.count {
       var end = start
       while end < bootArguments.count && bootArguments[end] != 0x20 { end += 1 }
+      if end - start == 2 && bootArguments[start] == 0x2D && bootArguments[start + 1] == 0x2D {
+        return start
+      }
+      start = end + 1
+    }
+    return bootArguments.count
+  }
+
+  /// The words after `--`: passed on to the guest's command line (empty when there are none).
+  var wordsAfterSeparator: [UInt8] {
+    let separator = separatorIndex
+    guard separator + 3 < bootArguments.count else { return [] }
+    return Array(bootArguments[(separator + 3)...])
+  }
+
+  /// The value of `key=` in the space-separated bootargs before any `--`, or nil.
+  func argument(_ key: StaticString) -> [UInt8]? {
+    var start = 0
+    let limit = separatorIndex
+    while start < limit {
+      var end = start
+      while end < limit && bootArguments[end] != 0x20 { end += 1 }
       let keyLength = key.utf8CodeUnitCount
       if end - start > keyLength && bootArguments[start + keyLength] == UInt8(ascii: "=")
         && bytesEqual(bootArguments[start..<(start + keyLength)], key)

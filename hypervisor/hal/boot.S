@@ -72,7 +72,7 @@ hal_secondary_entry:
     bl      hv_secondary_main
     b       park
 
-/* set_per_cpu(x0 = index, x1 = stack top): TPIDR_EL2 = &hal_per_cpu[index], VBAR_EL2 = vectors. */
+/* set_per_cpu(x0 = index, x1 = stack top): TPIDR_EL2 = &hal_per_cpu[index], VBAR_EL2 = hal_vector_table. */
 set_per_cpu:
     adrp    x9, hal_per_cpu
     add     x9, x9, :lo12:hal_per_cpu
@@ -80,8 +80,8 @@ set_per_cpu:
     str     x0, [x9, #PER_CPU_CPU_ID]
     str     x1, [x9, #PER_CPU_STACK_TOP]
     msr     tpidr_el2, x9
-    adrp    x9, hal_vectors
-    add     x9, x9, :lo12:hal_vectors
+    adrp    x9, hal_vector_table
+    ldr     x9, [x9, :lo12:hal_vector_table]
     msr     vbar_el2, x9
     isb
     ret

@@ -64,11 +64,15 @@ public enum TraceAnalysis {
             let cpu = Int(page.cpu)
             if let expected = nextSequence[cpu], page.sequence != expected { pairer.noteDiscontinuity(cpu: cpu) }
             nextSequence[cpu] = page.sequence &+ 1
-            var decoder = source.makeDecoder(page)
-            while let event = source.decodeNext(&decoder, page: page) {
-                pairer.consume(event.event, timestamp: event.timestamp, cpu: cpu)
+            // The hot loop: one page decoded straight into the pairer, whose state for this CPU
+            // stays in a local for the whole page.
+            let complete = withUnsafeMutablePointer(to: &pairer) { pairer in
+                var visitor = PairingVisitor(pairer: pairer, run: pairer.pointee.beginRun(cpu: cpu))
+                let complete = source.decode(page, into: &visitor)
+                pairer.pointee.endRun(visitor.run)
+                return complete
             }
-            if decoder.offset < PageHeaderLayout.size + Int(page.header.usedBytes) { pairer.noteDiscontinuity(cpu: cpu) }
+            if !complete { pairer.noteDiscontinuity(cpu: cpu) }
         }
         pairer.finish()
         return (pairer, source.diagnostics.entries, clock)
@@ -212,6 +216,17 @@ extension ExitReport {
             }
         }
         return nil
+    }
+}
+
+/// Feeds one page's records to an `ExitPairer` (see `TraceAnalysis.run`).
+struct PairingVisitor<Sink: ExitSink>: RecordVisitor {
+    let pairer: UnsafeMutablePointer<ExitPairer<Sink>>
+    var run: ExitPairer<Sink>.Run
+
+    @inline(__always)
+    mutating func visit(_ event: TraceEvent, timestamp: UInt64) {
+        pairer.pointee.consume(event, timestamp: timestamp, in: &run)
     }
 }
 

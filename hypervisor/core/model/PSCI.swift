@@ -2,6 +2,8 @@
 // plus our own hypervisor-call range. Pure logic: the handler in core/Hypercalls.swift applies
 // the results to a vCPU.
 
+import TraceFormat
+
 /// PSCI / SMCCC return values (DEN 0022D table 5.2.2), as the signed value in x0.
 enum PSCIReturn: Int64, Equatable {
   case success = 0
@@ -39,14 +41,17 @@ enum FunctionID {
 
   /// Ours: does nothing and returns 0 — the null round trip the probe measures.
   static let hypervisorNull: UInt32 = 0xC600_0000
-  /// Ours: a guest trace marker (x1 = marker id, x2 = payload); recorded by tracing.
-  static let hypervisorTraceMarker: UInt32 = 0xC600_0001
-  /// Ours: debug — the hypervisor panics on purpose (tests of the crash path).
-  static let hypervisorPanicNow: UInt32 = 0xC600_0002
+  // 0xC600_0001 (old trace marker) and 0xC600_0002 (old debug panic): retired, reserved.
   /// Ours: returns how many exits of ESR class x1 this vCPU has taken (probe self-checks).
   static let hypervisorExitCount: UInt32 = 0xC600_0003
-  /// Ours: first id not yet assigned (keep retired ids reserved, like Perfetto's protos).
+  /// Ours (hypervisor-only calls): first id not yet assigned below the tracing calls at
+  /// 0xC600_0010 (keep retired ids reserved, like Perfetto's protos).
   static let hypervisorNextFree: UInt32 = 0xC600_0004
+  /// Tracing calls, defined once in TraceFormat's `TraceHypercall` (shared with the host and guests).
+  static let traceMarker: UInt32 = TraceHypercall.guestMarker
+  static let traceSetTracing: UInt32 = TraceHypercall.setTracing
+  static let traceFlush: UInt32 = TraceHypercall.flush
+  static let debugPanic: UInt32 = TraceHypercall.debugPanic
 }
 
 /// A decoded call, x0 = function id, x1–x3 = arguments (SMC32 calls use the low 32 bits).
@@ -62,7 +67,9 @@ enum HypervisorCallRequest: Equatable {
   case systemOff
   case systemReset
   case hypervisorNull
-  case traceMarker(id: UInt64, payload: UInt64)
+  case traceMarker(id: UInt64, value: UInt64)
+  case setTracing(on: Bool)
+  case flushTrace
   case panicNow
   case exitCount(exceptionClass: UInt64)
   case unknown(functionID: UInt64)
@@ -86,8 +93,10 @@ enum HypervisorCallRequest: Equatable {
     case FunctionID.systemOff: self = .systemOff
     case FunctionID.systemReset: self = .systemReset
     case FunctionID.hypervisorNull: self = .hypervisorNull
-    case FunctionID.hypervisorTraceMarker: self = .traceMarker(id: x1, payload: x2)
-    case FunctionID.hypervisorPanicNow: self = .panicNow
+    case FunctionID.traceMarker: self = .traceMarker(id: x1, value: x2)
+    case FunctionID.traceSetTracing: self = .setTracing(on: x1 != 0)
+    case FunctionID.traceFlush: self = .flushTrace
+    case FunctionID.debugPanic: self = .panicNow
     case FunctionID.hypervisorExitCount: self = .exitCount(exceptionClass: x1)
     default: self = .unknown(functionID: x0)
     }

@@ -1,4 +1,5 @@
 import CProbe
+import TraceFormat
 
 // The probe guest: a deterministic workload at EL1 (MMU off) that drives each exit kind a
 // fixed number of times and prints one summary line per phase (markers in protocol.txt).
@@ -21,6 +22,10 @@ enum Function {
   static let smcccVersion: UInt64 = 0x8000_0000
   static let hypervisorNull: UInt64 = 0xC600_0000
   static let exitCount: UInt64 = 0xC600_0003
+  // Tracing calls: the one definition in TraceFormat.
+  static let traceMarker = UInt64(TraceHypercall.guestMarker)
+  static let setTracing = UInt64(TraceHypercall.setTracing)
+  static let debugPanic = UInt64(TraceHypercall.debugPanic)
   static let notSupported = UInt64(bitPattern: -1)
   static let invalidParameters = UInt64(bitPattern: -2)
 }
@@ -121,13 +126,47 @@ func probeUnexpected(_ vector: UInt64, _ syndrome: UInt64, _ returnAddress: UInt
 
 // MARK: - Helpers
 
-func exits(_ exceptionClass: UInt64) -> UInt64 { probe_hvc(Function.exitCount, exceptionClass, 0, 0) }
+/// Every exit the probe causes on purpose, counted by the probe itself (the trace test compares
+/// the recorded exits with these). `untracedHVC`: calls made while tracing was switched off.
+enum Performed {
+  static var hvc: UInt64 = 0
+  static var smc: UInt64 = 0
+  static var dataAborts: UInt64 = 0
+  static var waits: UInt64 = 0
+  static var sysregs: UInt64 = 0
+  static var untracedHVC: UInt64 = 0
+}
+
+@inline(__always) func hvc(_ fid: UInt64, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0) -> UInt64 {
+  Performed.hvc += 1
+  return probe_hvc(fid, a1, a2, a3)
+}
+
+@inline(__always) func smc(_ fid: UInt64, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0) -> UInt64 {
+  Performed.smc += 1
+  return probe_smc(fid, a1, a2, a3)
+}
+
+func exits(_ exceptionClass: UInt64) -> UInt64 { hvc(Function.exitCount, exceptionClass) }
+
+/// A trace marker (like ftrace's trace_marker): id = phase number, value = what it counted.
+func marker(_ id: UInt64, _ value: UInt64) { _ = hvc(Function.traceMarker, id, value) }
+
+/// `count` null calls; returns guest-visible instructions per call (PMCCNTR, loop overhead removed).
+func nullCallCost(_ count: UInt64) -> (perCall: UInt64, failed: UInt64) {
+  var nonzero: UInt64 = 0
+  let total = probe_hvc_loop(Function.hypervisorNull, count, &nonzero)
+  let overhead = probe_null_loop(Function.hypervisorNull, count)
+  Performed.hvc += count
+  return ((total - min(overhead, total)) / count, nonzero)
+}
 
 /// Enables the guest GIC (emulated GICD, GICV-backed GICC) and interrupt `id`.
 func enableInterrupt(_ id: UInt32) {
   probe_store32(GuestMap.distributor + 0x000, 1)  // GICD_CTLR.Enable
   probe_store8(GuestMap.distributor + 0x400 + UInt64(id), 0xA0)  // IPRIORITYR
   probe_store32(GuestMap.distributor + 0x100 + UInt64(id / 32) * 4, 1 << (id % 32))  // ISENABLER
+  Performed.dataAborts += 3  // the distributor is emulated: three stage-2 exits
   probe_store32(GuestMap.cpuInterface + 0x004, 0xF0)  // GICC_PMR
   probe_store32(GuestMap.cpuInterface + 0x000, 1)  // GICC_CTLR.Enable
 }
@@ -140,13 +179,14 @@ func sleepOnTimer(ticks: UInt64) -> Bool {
   probe_isb()
   var spins: UInt64 = 0
   probe_irq_enable()
-  while Interrupts.timer == before && spins < 1000 { probe_wfi(); spins += 1 }
+  while Interrupts.timer == before && spins < 1000 { probe_wfi(); spins += 1; Performed.waits += 1 }
   probe_irq_disable()
   return Interrupts.timer == before + 1
 }
 
 /// One load (or store) that must abort; true when exactly one abort at `address` came back.
 func expectAbort(load address: UInt64) -> Bool {
+  Performed.dataAborts += 1
   let before = Faults.aborts
   _ = probe_load64(address)
   return Faults.aborts == before + 1 && Faults.lastAddress == address
@@ -154,6 +194,7 @@ func expectAbort(load address: UInt64) -> Bool {
 }
 
 func expectAbort(store address: UInt64) -> Bool {
+  Performed.dataAborts += 1
   let before = Faults.aborts
   probe_store64(address, 0xDEAD_BEEF)
   return Faults.aborts == before + 1 && Faults.lastAddress == address
@@ -177,14 +218,31 @@ func phaseHypercalls() {
   // PMCCNTR counts at EL2 too (the hypervisor set PMCCFILTR_EL0.NSH); enable it here as well.
   write_pmcr_el0(read_pmcr_el0() | 1)
   write_pmcntenset_el0(1 << 31)
-  var nonzero: UInt64 = 0
-  let total = probe_hvc_loop(Function.hypervisorNull, calls, &nonzero)
-  let overhead = probe_null_loop(Function.hypervisorNull, calls)
+  let (perCall, nonzero) = nullCallCost(calls)
   let hvcExits = exits(0x16) - exitsBefore - 1  // minus the exitCount call itself
+  // The same round trip with tracing switched off and on at run time (setTracing returns the
+  // previous state, NOT_SUPPORTED when tracing is compiled out).
+  let previous = hvc(Function.setTracing, 0)
+  var offCost: UInt64 = 0
+  var onCost: UInt64 = 0
+  if previous != Function.notSupported {
+    offCost = nullCallCost(calls).perCall
+    Performed.untracedHVC += calls  // the loop (both setTracing calls are traced: they close/open their exit)
+    _ = hvc(Function.setTracing, 1)
+    onCost = nullCallCost(calls).perCall
+    if previous == 0 { _ = hvc(Function.setTracing, 0) }
+  }
   Out.text(ProbeProtocol.markerHVC)
   Out.field("calls", calls); Out.field("ok", calls - nonzero); Out.field("exits", hvcExits)
-  Out.field("insns-per-call", (total - min(overhead, total)) / calls)
+  Out.field("insns-per-call", perCall)
+  if previous == Function.notSupported {
+    Out.text(" tracing=compiled-out")
+  } else {
+    Out.text(previous == 1 ? " tracing=on" : " tracing=off")
+    Out.field("insns-off", offCost); Out.field("insns-on", onCost)
+  }
   report(nonzero == 0 && hvcExits == calls)
+  marker(1, calls)
 }
 
 func phasePSCI() {
@@ -193,7 +251,7 @@ func phasePSCI() {
   var smcCount: UInt64 = 0
   for viaSMC in [false, true] {
     let call = { (fid: UInt64, a1: UInt64, a2: UInt64) -> UInt64 in
-      viaSMC ? probe_smc(fid, a1, a2, 0) : probe_hvc(fid, a1, a2, 0)
+      viaSMC ? smc(fid, a1, a2) : hvc(fid, a1, a2)
     }
     let checks: [Bool] = [
       call(Function.psciVersion, 0, 0) == 0x1_0001,
@@ -211,6 +269,7 @@ func phasePSCI() {
   Out.text(ProbeProtocol.markerPSCI)
   Out.field("hvc", hvcCount); Out.field("smc", smcCount); Out.field("ok", ok)
   report(ok == hvcCount + smcCount)
+  marker(2, hvcCount + smcCount)
 }
 
 func phaseMMIO() {
@@ -237,10 +296,12 @@ func phaseMMIO() {
   check(probe_load32_signed(device + 0x20) == 0xFFFF_FFFF_8080_8080); reads += 1
   check(probe_load32(device + 0x20) == 0x8080_8080); reads += 1
   let dataAbortExits = exits(0x24) - abortsBefore
+  Performed.dataAborts += reads + writes
   Out.text(ProbeProtocol.markerMMIO)
   Out.field("writes", writes); Out.field("reads", reads); Out.field("ok", ok)
   Out.field("exits", dataAbortExits)
   report(ok == reads + writes && dataAbortExits == reads + writes)
+  marker(3, reads + writes)
 }
 
 func phaseAborts() {
@@ -252,6 +313,7 @@ func phaseAborts() {
   Out.text(ProbeProtocol.markerAbort)
   Out.field("attempts", UInt64(addresses.count + 1)); Out.field("aborts", aborts)
   report(aborts == UInt64(addresses.count + 1))
+  marker(4, aborts)
 }
 
 func phaseIsolation() {
@@ -272,6 +334,7 @@ func phaseIsolation() {
   Out.field("accesses", UInt64(forbidden.count * 2)); Out.field("aborts", aborts)
   Out.field("own-ram", ownRAM ? 1 : 0)
   report(aborts == UInt64(forbidden.count * 2) && ownRAM)
+  marker(5, aborts)
 }
 
 func phaseTimer() {
@@ -284,6 +347,7 @@ func phaseTimer() {
   Out.text(ProbeProtocol.markerTimer)
   Out.field("interrupts", delivered); Out.field("via-wfi", waitExits >= 3 ? 3 : waitExits)
   report(delivered == 3 && waitExits >= 3 && Interrupts.other == 0)
+  marker(6, delivered)
 }
 
 func phaseSystemRegisters() {
@@ -293,10 +357,22 @@ func phaseSystemRegisters() {
     value = read_actlr_el1()
     write_actlr_el1(value)
   }
+  Performed.sysregs += 10
   let trapped = exits(0x18) - before
   Out.text(ProbeProtocol.markerSysreg)
   Out.field("accesses", 10); Out.field("trapped", trapped)
   report(trapped == 10)
+  marker(7, trapped)
+}
+
+/// The exits this run performed on purpose, by kind, including the SYSTEM_OFF call (or the
+/// debug panic call) that follows this line.
+func reportPerformedExits() {
+  Performed.hvc += 1
+  Out.text(ProbeProtocol.markerExits)
+  Out.field("hvc", Performed.hvc); Out.field("smc", Performed.smc); Out.field("dabt", Performed.dataAborts)
+  Out.field("wfx", Performed.waits); Out.field("sysreg", Performed.sysregs)
+  Out.field("markers", 7); Out.field("untraced-hvc", Performed.untracedHVC); Out.text("\r\n")
 }
 
 // MARK: - NimbOS contract mode
@@ -355,7 +431,7 @@ func contractMode() {
 func probeMain(_ mode: UInt64) {
   // The probe keeps general registers only; allow FP anyway in case the compiler disagrees.
   write_cpacr_el1(3 << 20)
-  if mode >> 32 == ProbeProtocol.modeMagic && mode & 0xFFFF_FFFF == ProbeProtocol.modeNimbOSContract {
+  if mode >> 32 == ProbeProtocol.modeMagic && mode & 0xFFFF == ProbeProtocol.modeNimbOSContract {
     Out.text(ProbeProtocol.markerContractStart); Out.text(" mode=nimbos-contract\r\n")
     contractMode()
   } else {
@@ -369,6 +445,14 @@ func probeMain(_ mode: UInt64) {
     phaseSystemRegisters()
     Out.text(ProbeProtocol.markerDone)
     Out.field("phases", phases); Out.field("failures", failures); Out.text("\r\n")
+    if mode & ProbeProtocol.modeFlagPanicAtEnd != 0 {
+      // Flight-recorder test: a last marker, then the hypervisor panics on purpose.
+      marker(ProbeProtocol.panicMarkerID, phases)
+      reportPerformedExits()
+      Out.text(ProbeProtocol.markerPanicking); Out.text("\r\n")
+      _ = probe_hvc(Function.debugPanic, 0, 0, 0)
+    }
+    reportPerformedExits()
   }
   // PSCI SYSTEM_OFF through `hvc #0`, as NimbOS does.
   _ = probe_hvc(Function.systemOff, 0, 0, 0)

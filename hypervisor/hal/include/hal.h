@@ -15,13 +15,14 @@
 #define TRAP_FRAME_X30         240
 #define TRAP_FRAME_ELR         248  /* ELR_EL2: guest PC to return to         */
 #define TRAP_FRAME_SPSR        256  /* SPSR_EL2: guest PSTATE                 */
-#define TRAP_FRAME_TIMESTAMP   264  /* CNTPCT_EL0 read first thing on entry   */
+#define TRAP_FRAME_TIMESTAMP   264  /* trace clock read first thing on entry  */
 #define TRAP_FRAME_SIZE        272  /* multiple of 16 (SP alignment)          */
 
 /* ---- Per-CPU data offsets (TPIDR_EL2 points at the CPU's PerCPU) ---------- */
 #define PER_CPU_CPU_ID         0
 #define PER_CPU_STACK_TOP      8
 #define PER_CPU_CURRENT_VCPU   16
+#define PER_CPU_TRACE_PRODUCER 24
 #define PER_CPU_SIZE           32
 
 #define HAL_MAX_CPUS           4
@@ -32,7 +33,8 @@
 #include <stddef.h>
 
 /// The guest registers that every exit saves: the general-purpose registers,
-/// the return address and PSTATE, plus the entry timestamp for tracing.
+/// the return address and PSTATE, plus the entry timestamp for tracing (the trace
+/// clock: CNTPCT_EL0 or PMCCNTR_EL0, whichever vector table is installed).
 /// EL1 system registers (SP_EL1 included) are not here: an exit does not
 /// change them, so they are switched only when a different vCPU runs.
 typedef struct TrapFrame {
@@ -55,15 +57,23 @@ typedef struct PerCPU {
     uint64_t cpuID;
     uint64_t stackTop;
     void *currentVCpu;
-    uint64_t reserved;
+    /// This CPU's trace ring producer (core/Tracing.swift) while tracing is on, NULL while off:
+    /// the one predictable branch every trace hook takes.
+    void *traceProducer;
 } PerCPU;
 
 _Static_assert(offsetof(PerCPU, cpuID) == PER_CPU_CPU_ID, "cpu id offset");
 _Static_assert(offsetof(PerCPU, stackTop) == PER_CPU_STACK_TOP, "stack top offset");
 _Static_assert(offsetof(PerCPU, currentVCpu) == PER_CPU_CURRENT_VCPU, "vcpu offset");
+_Static_assert(offsetof(PerCPU, traceProducer) == PER_CPU_TRACE_PRODUCER, "trace producer offset");
 _Static_assert(sizeof(PerCPU) == PER_CPU_SIZE, "per-cpu size");
 
 #define HAL_INLINE static inline __attribute__((always_inline))
+
+/// This CPU's PerCPU (TPIDR_EL2). Not volatile and `const`: TPIDR_EL2 is written once per CPU
+/// before any C or Swift runs, so the compiler may read it once per function.
+HAL_INLINE __attribute__((const)) PerCPU *hal_this_cpu(void) {
+    PerCPU *p; __asm__("mrs %0, tpidr_el2" : "=r"(p)); return p; }
 
 static inline uint64_t trap_frame_get_x(const TrapFrame *f, unsigned n) { return n < 31 ? f->x[n] : 0; }
 /// Writes x`n`; n == 31 is XZR (writes are discarded), as in an instruction's register field.
@@ -86,7 +96,7 @@ HAL_SYSREG(vpidr_el2)  HAL_SYSREG(vmpidr_el2)
 HAL_SYSREG(cntpct_el0) HAL_SYSREG(cntfrq_el0) HAL_SYSREG(pmccntr_el0)
 HAL_SYSREG(pmcr_el0)   HAL_SYSREG(pmccfiltr_el0) HAL_SYSREG(pmcntenset_el0)
 HAL_SYSREG(midr_el1)   HAL_SYSREG(mpidr_el1)  HAL_SYSREG(id_aa64mmfr0_el1)
-HAL_SYSREG(currentel)  HAL_SYSREG(daif)
+HAL_SYSREG(currentel)  HAL_SYSREG(daif)     HAL_SYSREG(id_aa64dfr0_el1)
 /* EL1 context, switched per vCPU (Arm ARM D13.2) */
 HAL_SYSREG(sctlr_el1)  HAL_SYSREG(ttbr0_el1)  HAL_SYSREG(ttbr1_el1)
 HAL_SYSREG(tcr_el1)    HAL_SYSREG(mair_el1)   HAL_SYSREG(amair_el1)
@@ -105,6 +115,10 @@ HAL_INLINE void hal_isb(void) { __asm__ volatile("isb" ::: "memory"); }
 HAL_INLINE void hal_dsb_sy(void) { __asm__ volatile("dsb sy" ::: "memory"); }
 HAL_INLINE void hal_dsb_ish(void) { __asm__ volatile("dsb ish" ::: "memory"); }
 HAL_INLINE void hal_dsb_ishst(void) { __asm__ volatile("dsb ishst" ::: "memory"); }
+/// Orders earlier stores before later stores for other inner-shareable observers (Arm ARM B2.3.12, DMB).
+HAL_INLINE void hal_dmb_ishst(void) { __asm__ volatile("dmb ishst" ::: "memory"); }
+/// Orders earlier loads before later loads and stores (inner shareable).
+HAL_INLINE void hal_dmb_ishld(void) { __asm__ volatile("dmb ishld" ::: "memory"); }
 HAL_INLINE void hal_wfi(void) { __asm__ volatile("wfi" ::: "memory"); }
 HAL_INLINE void hal_wfe(void) { __asm__ volatile("wfe" ::: "memory"); }
 /// Invalidates all stage-1 and stage-2 entries of the current VMID (VTTBR_EL2 must hold it).
@@ -115,6 +129,30 @@ HAL_INLINE void hal_tlbi_alle2(void) { __asm__ volatile("tlbi alle2" ::: "memory
 /// Cleans and invalidates one data cache line by VA to the point of coherency.
 HAL_INLINE void hal_dc_civac(uint64_t va) { __asm__ volatile("dc civac, %0" : : "r"(va) : "memory"); }
 HAL_INLINE void hal_ic_iallu(void) { __asm__ volatile("ic iallu" ::: "memory"); }
+/// Cleans one data cache line by VA to the point of coherency (data the guest reads with its
+/// MMU and caches off).
+HAL_INLINE void hal_dc_cvac(uint64_t va) { __asm__ volatile("dc cvac, %0" : : "r"(va) : "memory"); }
+HAL_INLINE void hal_sev(void) { __asm__ volatile("sev" ::: "memory"); }
+/// CTR_EL0.DminLine (bits [19:16]): log2 of the smallest data cache line in words.
+HAL_INLINE uint64_t hal_data_cache_line_size(void) {
+    uint64_t ctr; __asm__ volatile("mrs %0, ctr_el0" : "=r"(ctr)); return 4ull << ((ctr >> 16) & 0xF);
+}
+
+/* ---- Spinlock (Armv8.0 exclusives: Cortex-A72 has no LSE atomics) ---------- */
+/// Takes the lock word at `lock` (0 = free): exclusive swap with acquire semantics, waiting
+/// in WFE between attempts; `hal_spin_unlock` releases and sends an event.
+HAL_INLINE void hal_spin_lock(uint32_t *lock) {
+    while (__atomic_exchange_n(lock, 1u, __ATOMIC_ACQUIRE) != 0) {
+        while (__atomic_load_n(lock, __ATOMIC_RELAXED) != 0) { __asm__ volatile("wfe" ::: "memory"); }
+    }
+}
+HAL_INLINE void hal_spin_unlock(uint32_t *lock) {
+    __atomic_store_n(lock, 0u, __ATOMIC_RELEASE);
+    __asm__ volatile("dsb ish\n\tsev" ::: "memory");
+}
+/// A word shared between physical CPUs, read and written with acquire/release ordering.
+HAL_INLINE uint32_t hal_load_acquire32(const uint32_t *word) { return __atomic_load_n(word, __ATOMIC_ACQUIRE); }
+HAL_INLINE void hal_store_release32(uint32_t *word, uint32_t value) { __atomic_store_n(word, value, __ATOMIC_RELEASE); }
 
 /// SMC to the firmware (QEMU's built-in PSCI) with up to four arguments; returns x0.
 HAL_INLINE uint64_t hal_smc_call(uint64_t fid, uint64_t a1, uint64_t a2, uint64_t a3) {
@@ -134,6 +172,15 @@ HAL_INLINE void mmio_write8(uint64_t addr, uint8_t v) { *(volatile uint8_t *)add
 
 /* ---- Symbols from the linker script and boot.S ---------------------------- */
 extern PerCPU hal_per_cpu[HAL_MAX_CPUS];
+/// VBAR_EL2 value every CPU installs (boot.S set_per_cpu): one of the two vector tables below.
+extern uint64_t hal_vector_table;
+/// Vector tables that stamp the trap frame with CNTPCT_EL0 or with PMCCNTR_EL0 (exceptions.S).
+extern char hal_vectors[], hal_vectors_cycles[];
+HAL_INLINE void hal_select_vectors(int cycleCounter) {
+    hal_vector_table = cycleCounter ? (uint64_t)hal_vectors_cycles : (uint64_t)hal_vectors;
+    write_vbar_el2(hal_vector_table);
+    hal_isb();
+}
 extern char __image_start[], __image_end[], __page_pool_start[], __page_pool_end[];
 static inline uint64_t hal_image_start(void) { return (uint64_t)__image_start; }
 static inline uint64_t hal_image_end(void) { return (uint64_t)__image_end; }
@@ -143,6 +190,7 @@ static inline uint64_t hal_page_pool_end(void) { return (uint64_t)__page_pool_en
 uint64_t hal_heap_used(void);
 /// Entry point for secondary physical CPUs (PSCI CPU_ON target, x0 = CPU index).
 extern void hal_secondary_entry(void);
+static inline uint64_t hal_secondary_entry_address(void) { return (uint64_t)&hal_secondary_entry; }
 
 #endif /* __ASSEMBLER__ */
 #endif /* HVTRACE_HAL_H */
