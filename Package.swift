@@ -26,7 +26,8 @@ let package = Package(
             dependencies: [
                 "TraceFormat", "CZstd",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
-            ]
+            ],
+            exclude: ["Analysis/REPORT-SCHEMA.md", "Recording/RECORDING.md"]
         ),
         // The command-line tool, one subcommand per file.
         .executableTarget(
