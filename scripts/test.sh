@@ -10,6 +10,8 @@ make -s -C hypervisor check-nofp check-trace-off
 # Unit, fixture and analysis suites, and the integration suites that boot the probe guest (both
 # modes), record and decode its trace, and boot Debian's Linux under the hypervisor.
 swift test
+# The decoder fuzzer, bounded (scripts/fuzz.sh; full runs are documented in Fuzz/README.md).
+scripts/fuzz.sh 60
 # The performance gate can fail: a synthetic slower-HVC candidate and a scratch hypervisor with
 # work injected into its HVC64 handler must both make scripts/perf-gate.sh exit 1 naming HVC64.
 scripts/test-perf-gate.sh
