@@ -103,10 +103,15 @@ for workload in "${workloads[@]}"; do
         if [ $rc -eq 3 ]; then continue; fi
         if [ $rc -ne 0 ]; then status=2; continue; fi
     fi
-    "$hvtrace" report "$candidate" --format json -o "$work/$workload.json"
+    if ! "$hvtrace" report "$candidate" --format json -o "$work/$workload.json"; then
+        echo "perf-gate: $workload: hvtrace report failed on $candidate" >&2
+        status=2; continue
+    fi
     [ $record_only -eq 0 ] || continue
 
     echo "== perf-gate: $workload =="
+    # Lost events or unmatched exits would make the numbers meaningless: show the verdict on the data.
+    "$hvtrace" report "$candidate" | grep -m1 "^data quality" | sed "s|^|candidate |" || true
     rc=0
     "$hvtrace" compare "$base_json" "$work/$workload.json" --thresholds "$thresholds" >"$work/$workload.compare.txt" || rc=$?
     cat "$work/$workload.compare.txt"
@@ -118,7 +123,7 @@ for workload in "${workloads[@]}"; do
             if [ -f "$base_trace" ]; then
                 echo "-- where the time went (hvtrace flame $candidate --diff $base_trace; stacks of ${regressed% }):"
                 # shellcheck disable=SC2086
-                flame_rows "$base_trace" "$candidate" $regressed
+                flame_rows "$base_trace" "$candidate" $regressed || echo "(hvtrace flame --diff failed)"
             else
                 echo "-- no baseline trace $base_trace is kept for $workload: record one from the baseline commit"
                 echo "   (git checkout BASE && hvtrace record --guest $workload --deterministic -o base.hvt) and run"
