@@ -14,8 +14,7 @@ public enum RecordEncoder {
     @inline(__always)
     public static func encode(_ event: TraceEvent, delta: UInt64,
                               to pointer: UnsafeMutableRawPointer, at offset: Int) -> Int {
-        pointer.storeBytes(of: event.id.rawValue, toByteOffset: offset, as: UInt8.self)
-        var cursor = Varint.store(delta, to: pointer, at: offset &+ 1)
+        var cursor = storeHeader(event.id, delta: delta, to: pointer, at: offset)
         switch event {
         case let .exitEntry(ec, iss, vcpu):
             pointer.storeBytes(of: ec, toByteOffset: cursor, as: UInt8.self)
@@ -58,6 +57,22 @@ public enum RecordEncoder {
             cursor = Varint.store(count, to: pointer, at: cursor)
         }
         return cursor
+    }
+}
+
+extension RecordEncoder {
+    /// Writes a record's id byte and timestamp delta and returns the offset just past them. A delta
+    /// below 128 (consecutive events of one exit) goes out with the id in one 16-bit store.
+    @inline(__always)
+    public static func storeHeader(_ id: EventID, delta: UInt64,
+                                   to pointer: UnsafeMutableRawPointer, at offset: Int) -> Int {
+        if _fastPath(delta < 0x80) {
+            let pair = UInt16(id.rawValue) | UInt16(truncatingIfNeeded: delta) << 8
+            pointer.storeBytes(of: pair.littleEndian, toByteOffset: offset, as: UInt16.self)
+            return offset &+ 2
+        }
+        pointer.storeBytes(of: id.rawValue, toByteOffset: offset, as: UInt8.self)
+        return Varint.store(delta, to: pointer, at: offset &+ 1)
     }
 }
 

@@ -103,7 +103,7 @@ public struct RingProducer<Platform: TracePlatform> {
         page.storeBytes(of: PageHeader.openMarker, toByteOffset: PageHeaderLayout.sequence, as: UInt64.self)
         Platform.storeBarrier()
         let pageSize = Int(layout.pageSize)
-        (page + PageHeaderLayout.size).initializeMemory(as: UInt8.self, repeating: 0, count: pageSize - PageHeaderLayout.size)
+        zeroRecords(pageSize: pageSize)
         pageFlags = pendingLost > 0 ? PageFlags.eventsLostBefore : 0
         PageHeader(sequence: PageHeader.openMarker, timestamp: timestamp, counter: Platform.counterNow(),
                    usedBytes: 0, cpu: UInt16(truncatingIfNeeded: cpu), flags: pageFlags, eventCount: 0).store(to: page)
@@ -121,6 +121,21 @@ public struct RingProducer<Platform: TracePlatform> {
             pendingLost = 0
         }
         return true
+    }
+
+    /// Zeroes the page's record area with 64-bit stores, four per iteration (a byte loop here cost
+    /// the hypervisor ~10 000 instructions per page, ~40 per traced exit). The area starts 32 bytes
+    /// into the page and its size is a multiple of 32 (page sizes are powers of two ≥ 256).
+    @inline(__always)
+    func zeroRecords(pageSize: Int) {
+        var offset = PageHeaderLayout.size
+        while offset < pageSize {
+            page.storeBytes(of: 0 as UInt64, toByteOffset: offset, as: UInt64.self)
+            page.storeBytes(of: 0 as UInt64, toByteOffset: offset &+ 8, as: UInt64.self)
+            page.storeBytes(of: 0 as UInt64, toByteOffset: offset &+ 16, as: UInt64.self)
+            page.storeBytes(of: 0 as UInt64, toByteOffset: offset &+ 24, as: UInt64.self)
+            offset &+= 32
+        }
     }
 
     /// Finishes the open page and publishes it (see the protocol at the top of this file).

@@ -16,8 +16,27 @@ public enum Varint {
 
     /// Stores `value` at `pointer + offset` and returns the offset just past it.
     /// The caller guarantees `maxVarintLength` writable bytes.
+    ///
+    /// Values below 2^14 (almost every field and delta the hypervisor writes) take an unrolled
+    /// path: one byte store, or one unaligned 16-bit store of both bytes; longer values loop.
     @inline(__always)
     public static func store(_ value: UInt64, to pointer: UnsafeMutableRawPointer, at offset: Int) -> Int {
+        if _fastPath(value < 0x80) {
+            pointer.storeBytes(of: UInt8(truncatingIfNeeded: value), toByteOffset: offset, as: UInt8.self)
+            return offset &+ 1
+        }
+        if value < 0x4000 {
+            // Low byte: bits 6:0 with the continuation bit; high byte: bits 13:7.
+            let pair = UInt16(truncatingIfNeeded: (value & 0x7F) | 0x80 | ((value >> 7) << 8))
+            pointer.storeBytes(of: pair.littleEndian, toByteOffset: offset, as: UInt16.self)
+            return offset &+ 2
+        }
+        return storeLong(value, to: pointer, at: offset)
+    }
+
+    /// The general loop for values of 2^14 and above (three to ten bytes).
+    @inline(__always)
+    static func storeLong(_ value: UInt64, to pointer: UnsafeMutableRawPointer, at offset: Int) -> Int {
         var remaining = value
         var cursor = offset
         while remaining >= 0x80 {
