@@ -24,14 +24,26 @@ public struct RingProducer<Platform: TracePlatform> {
     public let region: UnsafeMutableRawPointer
     public let layout: RegionHeader
     public let cpu: Int
+    // The hot state, read and written by every `record`, declared together so the loads and
+    // stores pair up (`ldp`/`stp`).
     /// The open page, or the region base when no page is open (then `cursor > limit`).
     @usableFromInline var page: UnsafeMutableRawPointer
-    /// Next write offset inside `page`.
-    @usableFromInline var cursor: Int
     /// The last offset at which a full record still fits.
     @usableFromInline var limit: Int
+    /// Next write offset inside `page` in bits 31:0, records in the page in bits 63:32: one
+    /// register, so appending a record updates both with a single add and store.
+    @usableFromInline var position: UInt64
     @usableFromInline var lastTimestamp: UInt64 = 0
-    @usableFromInline var pageEvents: UInt16 = 0
+    /// Next write offset inside `page`.
+    @inline(__always) var cursor: Int {
+        get { Int(truncatingIfNeeded: UInt32(truncatingIfNeeded: position)) }
+        set { position = (position & ~0xFFFF_FFFF) | UInt64(UInt32(truncatingIfNeeded: newValue)) }
+    }
+    /// Records in the open page (a `lostEvents` record included).
+    @inline(__always) var pageEvents: UInt16 {
+        get { UInt16(truncatingIfNeeded: position >> 32) }
+        set { position = (UInt64(newValue) << 32) | (position & 0xFFFF_FFFF) }
+    }
     /// Records in the open page that are bookkeeping (`lostEvents`), not produced events.
     @usableFromInline var pageMetaEvents: UInt16 = 0
     @usableFromInline var pageFlags: UInt16 = 0
@@ -50,8 +62,8 @@ public struct RingProducer<Platform: TracePlatform> {
         self.layout = layout
         self.cpu = cpu
         self.page = region
-        self.cursor = 1
         self.limit = 0
+        self.position = 1
     }
 
     @inline(__always)
@@ -60,12 +72,30 @@ public struct RingProducer<Platform: TracePlatform> {
     /// Appends `event` stamped with `timestamp`. Never fails: a full ring counts a lost event.
     @inline(__always)
     public mutating func record(_ event: TraceEvent, timestamp: UInt64) {
-        if _slowPath(cursor > limit) {
-            guard advance(timestamp: timestamp) else { return }
+        var offset = cursor
+        if _slowPath(offset > limit) {
+            guard advance(timestamp: timestamp, events: 1) else { return }
+            offset = cursor
         }
-        cursor = RecordEncoder.encode(event, delta: timestamp &- lastTimestamp, to: page, at: cursor)
+        let end = RecordEncoder.encode(event, delta: timestamp &- lastTimestamp, to: page, at: offset)
+        position &+= (1 << 32) &+ UInt64(end &- offset)
         lastTimestamp = timestamp
-        pageEvents &+= 1
+    }
+
+    /// Appends two events that happen at the same instant (the second gets delta 0), with one
+    /// page check and one update of the producer state: the hypervisor's fast paths (a null
+    /// hypercall and its result). Both are written, or both are counted lost.
+    @inline(__always)
+    public mutating func record(_ first: TraceEvent, _ second: TraceEvent, timestamp: UInt64) {
+        var offset = cursor
+        if _slowPath(offset &+ maxRecordLength > limit) {
+            guard advance(timestamp: timestamp, events: 2) else { return }
+            offset = cursor
+        }
+        let middle = RecordEncoder.encode(first, delta: timestamp &- lastTimestamp, to: page, at: offset)
+        let end = RecordEncoder.encode(second, delta: 0, to: page, at: middle)
+        position &+= (2 << 32) &+ UInt64(end &- offset)
+        lastTimestamp = timestamp
     }
 
     /// Commits the open page if it holds anything, so the consumer sees it now (power-off, panic,
@@ -74,14 +104,16 @@ public struct RingProducer<Platform: TracePlatform> {
         if isOpen && pageEvents > 0 { commit(partial: true) }
     }
 
-    /// Commits the open page (if any) and opens the next one; false if the event must be dropped.
+    /// Commits the open page (if any) and opens the next one; false if the `events` about to be
+    /// written must be dropped (they are counted lost). A freshly opened page holds far more than
+    /// two records (pages are at least 256 bytes).
     @inline(never)
-    @usableFromInline mutating func advance(timestamp: UInt64) -> Bool {
+    @usableFromInline mutating func advance(timestamp: UInt64, events: UInt64) -> Bool {
         if isOpen { commit(partial: false) }
         guard open(timestamp: timestamp) else {
-            pendingLost &+= 1
-            lostEvents &+= 1
-            producedEvents &+= 1
+            pendingLost &+= events
+            lostEvents &+= events
+            producedEvents &+= events
             ring.storeBytes(of: lostEvents.littleEndian, toByteOffset: RingStateLayout.lostEvents, as: UInt64.self)
             ring.storeBytes(of: producedEvents.littleEndian, toByteOffset: RingStateLayout.producedEvents, as: UInt64.self)
             return false
@@ -109,10 +141,9 @@ public struct RingProducer<Platform: TracePlatform> {
                    usedBytes: 0, cpu: UInt16(truncatingIfNeeded: cpu), flags: pageFlags, eventCount: 0).store(to: page)
         ring.storeBytes(of: sequence.littleEndian, toByteOffset: RingStateLayout.openSequence, as: UInt64.self)
         isOpen = true
-        cursor = PageHeaderLayout.size
+        position = UInt64(PageHeaderLayout.size)  // no records yet
         limit = pageSize - maxRecordLength
         lastTimestamp = timestamp
-        pageEvents = 0
         pageMetaEvents = 0
         if pendingLost > 0 {
             cursor = RecordEncoder.encode(.lostEvents(count: pendingLost), delta: 0, to: page, at: cursor)
@@ -154,7 +185,7 @@ public struct RingProducer<Platform: TracePlatform> {
         ring.storeBytes(of: sequence.littleEndian, toByteOffset: RingStateLayout.producerSequence, as: UInt64.self)
         isOpen = false
         page = region
-        cursor = 1
+        position = 1  // cursor 1 > limit 0: the next record opens a page
         limit = 0
     }
 }

@@ -7,13 +7,13 @@ import TraceFormat
 func handleHypervisorCall(frame: UnsafeMutablePointer<TrapFrame>, viaSMC: Bool, immediate: UInt16,
                           vcpu: VCpu) -> ExitAction {
   let functionID = frame.pointee.x.0
-  Trace.hypercall(functionID: functionID, immediate: immediate, viaSMC: viaSMC)
   // Fast path: the null call, what the round-trip measurement exercises.
   if functionID == UInt64(FunctionID.hypervisorNull) {
     frame.pointee.x.0 = 0
-    Trace.hypercallResult(0)
+    Trace.hypercallCompleted(functionID: functionID, immediate: immediate, viaSMC: viaSMC, result: 0)
     return .resume
   }
+  Trace.hypercall(functionID: functionID, immediate: immediate, viaSMC: viaSMC)
   let phase: HandlerPhase = functionID & 0xFF00_0000 == 0x8400_0000 || functionID & 0xFF00_0000 == 0xC400_0000
     ? .psci : .hypercall
   Trace.spanEnter(phase)

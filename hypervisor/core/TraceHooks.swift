@@ -61,6 +61,19 @@ enum Trace {
                     functionID: UInt32(truncatingIfNeeded: functionID)))
   }
 
+  /// A hypercall answered on a fast path with nothing traced in between: the dispatch and its
+  /// result at one instant (one clock read, one producer update; the result's delta is 0).
+  @inline(__always) static func hypercallCompleted(functionID: UInt64, immediate: UInt16, viaSMC: Bool,
+                                                   result: UInt64) {
+    #if !HVTRACE_DISABLED
+    if let producer {
+      producer.pointee.record(.hypercall(conduit: viaSMC ? .smc : .hvc, immediate: immediate,
+                                         functionID: UInt32(truncatingIfNeeded: functionID)),
+                              .hypercallResult(Int64(bitPattern: result)), timestamp: TraceClock.now())
+    }
+    #endif
+  }
+
   /// What the call returned in x0 (signed: SMCCC errors are negative).
   @inline(__always) static func hypercallResult(_ result: UInt64) {
     emit(.hypercallResult(Int64(bitPattern: result)))
