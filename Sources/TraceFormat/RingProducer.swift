@@ -72,29 +72,50 @@ public struct RingProducer<Platform: TracePlatform> {
     /// Appends `event` stamped with `timestamp`. Never fails: a full ring counts a lost event.
     @inline(__always)
     public mutating func record(_ event: TraceEvent, timestamp: UInt64) {
-        var offset = cursor
-        if _slowPath(offset > limit) {
-            guard advance(timestamp: timestamp, events: 1) else { return }
-            offset = cursor
+        append(records: 1, timestamp: timestamp) { page, offset, delta in
+            RecordEncoder.encode(event, delta: delta, to: page, at: offset)
         }
-        let end = RecordEncoder.encode(event, delta: timestamp &- lastTimestamp, to: page, at: offset)
-        position &+= (1 << 32) &+ UInt64(end &- offset)
-        lastTimestamp = timestamp
     }
 
-    /// Appends two events that happen at the same instant (the second gets delta 0), with one
-    /// page check and one update of the producer state: the hypervisor's fast paths (a null
-    /// hypercall and its result). Both are written, or both are counted lost.
+    /// Appends two events that happen at the same instant (the second gets delta 0) with one
+    /// page check and one update of the producer state. Both are written, or both counted lost.
     @inline(__always)
     public mutating func record(_ first: TraceEvent, _ second: TraceEvent, timestamp: UInt64) {
-        var offset = cursor
-        if _slowPath(offset &+ maxRecordLength > limit) {
-            guard advance(timestamp: timestamp, events: 2) else { return }
-            offset = cursor
+        append(records: 2, timestamp: timestamp) { page, offset, delta in
+            let middle = RecordEncoder.encode(first, delta: delta, to: page, at: offset)
+            return RecordEncoder.encode(second, delta: 0, to: page, at: middle)
         }
-        let middle = RecordEncoder.encode(first, delta: timestamp &- lastTimestamp, to: page, at: offset)
-        let end = RecordEncoder.encode(second, delta: 0, to: page, at: middle)
-        position &+= (2 << 32) &+ UInt64(end &- offset)
+    }
+
+    /// Three events at the same instant, as `record(_:_:timestamp:)`: the hypervisor's fast paths
+    /// (a null hypercall, its result and the return to the guest).
+    @inline(__always)
+    public mutating func record(_ first: TraceEvent, _ second: TraceEvent, _ third: TraceEvent, timestamp: UInt64) {
+        append(records: 3, timestamp: timestamp) { page, offset, delta in
+            let second = RecordEncoder.encode(second, delta: 0,
+                                              to: page, at: RecordEncoder.encode(first, delta: delta, to: page, at: offset))
+            return RecordEncoder.encode(third, delta: 0, to: page, at: second)
+        }
+    }
+
+    /// The append path shared by the `record` variants: loads the hot state once, checks that
+    /// `records` full records fit the open page (else commits it and opens the next, or counts
+    /// them lost), lets `encode` write them at (page, offset, delta to the first) and stores the
+    /// new offset, count and timestamp back with one `stp`.
+    @inline(__always)
+    mutating func append(records: Int, timestamp: UInt64,
+                         _ encode: (UnsafeMutableRawPointer, Int, UInt64) -> Int) {
+        var page = self.page
+        var position = self.position
+        var last = lastTimestamp
+        if _slowPath(Int(truncatingIfNeeded: UInt32(truncatingIfNeeded: position)) &+ (records &- 1) &* maxRecordLength > limit) {
+            guard advance(timestamp: timestamp, events: UInt64(records)) else { return }
+            (page, position, last) = (self.page, self.position, lastTimestamp)
+        }
+        let offset = Int(truncatingIfNeeded: UInt32(truncatingIfNeeded: position))
+        let end = encode(page, offset, timestamp &- last)
+        // Offset and count in one add: end ≥ offset, and the difference stays below the page size.
+        self.position = position &+ UInt64(truncatingIfNeeded: (records << 32) &+ (end &- offset))
         lastTimestamp = timestamp
     }
 

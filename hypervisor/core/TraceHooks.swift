@@ -61,15 +61,16 @@ enum Trace {
                     functionID: UInt32(truncatingIfNeeded: functionID)))
   }
 
-  /// A hypercall answered on a fast path with nothing traced in between: the dispatch and its
-  /// result at one instant (one clock read, one producer update; the result's delta is 0).
-  @inline(__always) static func hypercallCompleted(functionID: UInt64, immediate: UInt16, viaSMC: Bool,
-                                                   result: UInt64) {
+  /// A hypercall answered on a fast path that returns straight to the guest: the dispatch, its
+  /// result and the exit's return at one instant (one clock read, one producer update; the
+  /// result and return carry delta 0). The caller returns `.resumeReturnTraced`.
+  @inline(__always) static func hypercallCompletedExit(functionID: UInt64, immediate: UInt16, viaSMC: Bool,
+                                                       result: UInt64) {
     #if !HVTRACE_DISABLED
     if let producer {
       producer.pointee.record(.hypercall(conduit: viaSMC ? .smc : .hvc, immediate: immediate,
                                          functionID: UInt32(truncatingIfNeeded: functionID)),
-                              .hypercallResult(Int64(bitPattern: result)), timestamp: TraceClock.now())
+                              .hypercallResult(Int64(bitPattern: result)), .exitReturn, timestamp: TraceClock.now())
     }
     #endif
   }
