@@ -26,24 +26,28 @@ public struct RingProducer<Platform: TracePlatform> {
     public let cpu: Int
     // The hot state, read and written by every `record`, declared together so the loads and
     // stores pair up (`ldp`/`stp`).
-    /// The open page, or the region base when no page is open (then `cursor > limit`).
+    /// The open page, or the region base when no page is open (then `position > limitPosition`).
     @usableFromInline var page: UnsafeMutableRawPointer
-    /// The last offset at which a full record still fits.
-    @usableFromInline var limit: Int
-    /// Next write offset inside `page` in bits 31:0, records in the page in bits 63:32: one
-    /// register, so appending a record updates both with a single add and store.
+    /// The last `position` at which a full record still fits: the last such offset in bits
+    /// 63:16, all ones below (so any record count passes).
+    @usableFromInline var limitPosition: UInt64
+    /// Next write offset inside `page` in bits 63:16, records in the page in bits 15:0: one
+    /// register, compared with `limitPosition` directly and advanced by one shifted add (the
+    /// record's length) and one increment; the page address is `page + position >> 16`.
     @usableFromInline var position: UInt64
     @usableFromInline var lastTimestamp: UInt64 = 0
     /// Next write offset inside `page`.
     @inline(__always) var cursor: Int {
-        get { Int(truncatingIfNeeded: UInt32(truncatingIfNeeded: position)) }
-        set { position = (position & ~0xFFFF_FFFF) | UInt64(UInt32(truncatingIfNeeded: newValue)) }
+        get { Int(truncatingIfNeeded: position >> 16) }
+        set { position = (UInt64(truncatingIfNeeded: newValue) << 16) | (position & 0xFFFF) }
     }
     /// Records in the open page (a `lostEvents` record included).
     @inline(__always) var pageEvents: UInt16 {
-        get { UInt16(truncatingIfNeeded: position >> 32) }
-        set { position = (UInt64(newValue) << 32) | (position & 0xFFFF_FFFF) }
+        get { UInt16(truncatingIfNeeded: position) }
+        set { position = (position & ~0xFFFF) | UInt64(newValue) }
     }
+    /// A `position` with offset `offset` and no records.
+    @inline(__always) static func positionAt(offset: Int) -> UInt64 { UInt64(truncatingIfNeeded: offset) << 16 }
     /// Records in the open page that are bookkeeping (`lostEvents`), not produced events.
     @usableFromInline var pageMetaEvents: UInt16 = 0
     @usableFromInline var pageFlags: UInt16 = 0
@@ -62,8 +66,8 @@ public struct RingProducer<Platform: TracePlatform> {
         self.layout = layout
         self.cpu = cpu
         self.page = region
-        self.limit = 0
-        self.position = 1
+        self.limitPosition = Self.positionAt(offset: 0) | 0xFFFF
+        self.position = Self.positionAt(offset: 1)
     }
 
     @inline(__always)
@@ -100,22 +104,21 @@ public struct RingProducer<Platform: TracePlatform> {
 
     /// The append path shared by the `record` variants: loads the hot state once, checks that
     /// `records` full records fit the open page (else commits it and opens the next, or counts
-    /// them lost), lets `encode` write them at (page, offset, delta to the first) and stores the
-    /// new offset, count and timestamp back with one `stp`.
+    /// them lost), lets `encode` write them at (record start, 0, delta to the first) and stores
+    /// the new offset, count and timestamp back with one `stp`.
     @inline(__always)
     mutating func append(records: Int, timestamp: UInt64,
                          _ encode: (UnsafeMutableRawPointer, Int, UInt64) -> Int) {
         var page = self.page
         var position = self.position
         var last = lastTimestamp
-        if _slowPath(Int(truncatingIfNeeded: UInt32(truncatingIfNeeded: position)) &+ (records &- 1) &* maxRecordLength > limit) {
+        if _slowPath(position &+ Self.positionAt(offset: (records &- 1) &* maxRecordLength) > limitPosition) {
             guard advance(timestamp: timestamp, events: UInt64(records)) else { return }
             (page, position, last) = (self.page, self.position, lastTimestamp)
         }
-        let offset = Int(truncatingIfNeeded: UInt32(truncatingIfNeeded: position))
-        let end = encode(page, offset, timestamp &- last)
-        // Offset and count in one add: end ≥ offset, and the difference stays below the page size.
-        self.position = position &+ UInt64(truncatingIfNeeded: (records << 32) &+ (end &- offset))
+        // Encode relative to the record's start: fixed-length paths store at constant offsets.
+        let length = encode(page + Int(truncatingIfNeeded: position >> 16), 0, timestamp &- last)
+        self.position = position &+ (UInt64(truncatingIfNeeded: length) << 16) &+ UInt64(records)
         lastTimestamp = timestamp
     }
 
@@ -162,8 +165,8 @@ public struct RingProducer<Platform: TracePlatform> {
                    usedBytes: 0, cpu: UInt16(truncatingIfNeeded: cpu), flags: pageFlags, eventCount: 0).store(to: page)
         ring.storeBytes(of: sequence.littleEndian, toByteOffset: RingStateLayout.openSequence, as: UInt64.self)
         isOpen = true
-        position = UInt64(PageHeaderLayout.size)  // no records yet
-        limit = pageSize - maxRecordLength
+        position = Self.positionAt(offset: PageHeaderLayout.size)  // no records yet
+        limitPosition = Self.positionAt(offset: pageSize - maxRecordLength) | 0xFFFF
         lastTimestamp = timestamp
         pageMetaEvents = 0
         if pendingLost > 0 {
@@ -206,8 +209,8 @@ public struct RingProducer<Platform: TracePlatform> {
         ring.storeBytes(of: sequence.littleEndian, toByteOffset: RingStateLayout.producerSequence, as: UInt64.self)
         isOpen = false
         page = region
-        position = 1  // cursor 1 > limit 0: the next record opens a page
-        limit = 0
+        position = Self.positionAt(offset: 1)  // beyond limitPosition: the next record opens a page
+        limitPosition = Self.positionAt(offset: 0) | 0xFFFF
     }
 }
 
