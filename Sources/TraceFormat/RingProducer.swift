@@ -102,6 +102,15 @@ public struct RingProducer<Platform: TracePlatform> {
         }
     }
 
+    /// Appends an `exitEntry` whose vCPU field was encoded ahead of time (see
+    /// `RecordEncoder.encodeExitEntry`): the hypervisor writes one on every exit.
+    @inline(__always)
+    public mutating func recordExitEntry(ec: UInt8, iss: UInt32, vcpu: PreencodedVarint, timestamp: UInt64) {
+        append(records: 1, timestamp: timestamp) { record, offset, delta in
+            RecordEncoder.encodeExitEntry(ec: ec, iss: iss, vcpu: vcpu, delta: delta, to: record, at: offset)
+        }
+    }
+
     /// The append path shared by the `record` variants: loads the hot state once, checks that
     /// `records` full records fit the open page (else commits it and opens the next, or counts
     /// them lost), lets `encode` write them at (record start, 0, delta to the first) and stores

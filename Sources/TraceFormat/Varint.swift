@@ -71,6 +71,37 @@ public enum Varint {
     }
 }
 
+/// A 16-bit field's varint encoded once, for a field that is the same in every record a source
+/// writes (the vCPU id of its exit records): one 32-bit store writes it, then the cursor advances
+/// by `length`. The bytes above `length` are zero, so the store leaves the page's zeroed tail as
+/// it was (the caller guarantees four writable bytes, well inside `maxRecordLength`).
+public struct PreencodedVarint: Equatable, Sendable {
+    /// The varint's bytes, little-endian, zero above `length`.
+    public let bytes: UInt32
+    /// 1 to 3.
+    public let length: Int
+
+    public init(_ value: UInt16) {
+        var encoded: UInt32 = 0
+        var remaining = UInt32(value)
+        var count = 0
+        while remaining >= 0x80 {
+            encoded |= ((remaining & 0x7F) | 0x80) << (8 * count)
+            remaining >>= 7
+            count += 1
+        }
+        bytes = encoded | (remaining << (8 * count))
+        length = count + 1
+    }
+
+    /// Stores the varint at `pointer + offset` and returns the offset just past it.
+    @inline(__always)
+    public func store(to pointer: UnsafeMutableRawPointer, at offset: Int) -> Int {
+        pointer.storeBytes(of: bytes.littleEndian, toByteOffset: offset, as: UInt32.self)
+        return offset &+ length
+    }
+}
+
 /// Zigzag mapping so small negative numbers stay short as varints (0, -1, 1, -2 → 0, 1, 2, 3).
 public enum ZigZag {
     @inline(__always)

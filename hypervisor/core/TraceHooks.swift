@@ -34,10 +34,9 @@ enum Trace {
                                           vcpu: VCpu) {
     #if !HVTRACE_DISABLED
     if let producer {
-      producer.pointee.record(.exitEntry(ec: UInt8(truncatingIfNeeded: syndrome.rawValue >> 26),
-                                         iss: UInt32(truncatingIfNeeded: syndrome.rawValue) & 0x1FF_FFFF,
-                                         vcpu: identifier(vcpu)),
-                              timestamp: frame.pointee.entryTimestamp)
+      producer.pointee.recordExitEntry(ec: UInt8(truncatingIfNeeded: syndrome.rawValue >> 26),
+                                       iss: UInt32(truncatingIfNeeded: syndrome.rawValue) & 0x1FF_FFFF,
+                                       vcpu: vcpu.traceIdentifierVarint, timestamp: frame.pointee.entryTimestamp)
     }
     #endif
   }
@@ -46,8 +45,8 @@ enum Trace {
   @inline(__always) static func interruptExitEntry(_ frame: UnsafeMutablePointer<TrapFrame>, vcpu: VCpu) {
     #if !HVTRACE_DISABLED
     if let producer {
-      producer.pointee.record(.exitEntry(ec: AsynchronousExit.irq.rawValue, iss: 0, vcpu: identifier(vcpu)),
-                              timestamp: frame.pointee.entryTimestamp)
+      producer.pointee.recordExitEntry(ec: AsynchronousExit.irq.rawValue, iss: 0, vcpu: vcpu.traceIdentifierVarint,
+                                       timestamp: frame.pointee.entryTimestamp)
     }
     #endif
   }

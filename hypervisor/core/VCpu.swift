@@ -1,4 +1,5 @@
 import CHAL
+import TraceFormat
 
 /// Lifecycle of a virtual CPU (PSCI's view: on or off).
 enum VCpuPowerState: Equatable {
@@ -26,12 +27,15 @@ final class VCpu {
   var interruptExits: UInt64 = 0
   /// The vCPU field of trace records: VM id in bits 15:8, vCPU index in bits 7:0.
   let traceIdentifier: UInt16
+  /// `traceIdentifier` as the varint exit records carry, encoded once (TraceHooks' exitEntry).
+  let traceIdentifierVarint: PreencodedVarint
 
   init(index: Int, vm: VM, powerState: VCpuPowerState) {
     self.index = index
     self.vm = vm
     self.powerState = powerState
     self.traceIdentifier = UInt16(vm.description.vmid) << 8 | UInt16(truncatingIfNeeded: index)
+    self.traceIdentifierVarint = PreencodedVarint(traceIdentifier)
     self.interrupts = VirtualInterruptState()
     exitCounts = UnsafeMutablePointer<UInt64>.allocate(capacity: 64)
     exitCounts.initialize(repeating: 0, count: 64)
