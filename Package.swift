@@ -26,7 +26,8 @@ let package = Package(
             dependencies: [
                 "TraceFormat", "CZstd",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
-            ]
+            ],
+            exclude: ["Analysis/REPORT-SCHEMA.md", "Recording/RECORDING.md"]
         ),
         // The command-line tool, one subcommand per file.
         .executableTarget(
@@ -35,8 +36,8 @@ let package = Package(
         ),
         .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat"]),
         // Boots the hypervisor in QEMU (skipped without qemu-system-aarch64): trace counts,
-        // determinism, overflow accounting, flight recorder, and the probe's shell test.
-        .testTarget(name: "IntegrationTests", dependencies: ["TraceFormat"]),
+        // determinism, overflow accounting, flight recorder, the probe's shell test, and Linux with 2 vCPUs.
+        .testTarget(name: "IntegrationTests", dependencies: ["TraceFormat", "HVTrace"]),
         // Analyses (pairing, report, flame, compare) on event sequences of known distributions.
         .testTarget(name: "AnalysisTests", dependencies: ["HVTrace"]),
         // The hypervisor core's pure logic (ESR decoding, stage-2 descriptors, MMIO decode, PSCI

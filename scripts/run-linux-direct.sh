@@ -16,7 +16,8 @@
 #                     /memory in it); used to check the hypervisor's guest DTB on plain QEMU
 #   --shell           boot into the interactive busybox shell (hvtrace.shell=1), no timeout
 #   --quiet           print only the marker lines and the summary, not the whole console
-# Exit status: 0 when the workload's done marker was seen and QEMU exited by itself with 0.
+# Exit status: 0 when QEMU exited by itself with 0 and scripts/check-linux-console.sh found every
+# workload marker in order.
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -73,7 +74,7 @@ fi
 
 echo "run-linux-direct: ${qemu[*]}" >&2
 log=$(mktemp "${TMPDIR:-/tmp}/hvtrace-direct.XXXXXX")
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log" "$log.console"' EXIT
 
 start=$EPOCHREALTIME
 set +e
@@ -120,6 +121,7 @@ if [ "$qemu_status" -eq 124 ] || [ "$qemu_status" -eq 137 ]; then
     echo "run-linux-direct: FAIL: timed out after ${timeout_seconds}s" >&2
     exit 124
 fi
-grep -qF "$HVTRACE_LINUX_DONE_MARKER uptime=" "$log" || { echo "run-linux-direct: FAIL: no done marker" >&2; exit 1; }
 [ "$qemu_status" -eq 0 ] || { echo "run-linux-direct: FAIL: QEMU exited with $qemu_status" >&2; exit 1; }
+cut -f2- "$log" >"$log.console"
+"$repo_root/scripts/check-linux-console.sh" "$log.console" "$smp" || exit 1
 exit 0

@@ -44,6 +44,30 @@ public enum EventID: UInt8, CaseIterable, Sendable {
     /// The byte that ends the records in a page.
     public static let endOfRecords: UInt8 = 0
 
+    /// The id for a record's id byte, nil for bytes that are not fixed-shape ids. Unlike the
+    /// synthesized `init(rawValue:)` this is inlinable, so decoders in other modules compile it to
+    /// one range check.
+    @inlinable @inline(__always)
+    public init?(validRawValue raw: UInt8) {
+        switch raw {
+        case 1: self = .exitEntry
+        case 2: self = .exitReturn
+        case 3: self = .hypercall
+        case 4: self = .hypercallResult
+        case 5: self = .stage2Fault
+        case 6: self = .mmioAccess
+        case 7: self = .physicalIRQ
+        case 8: self = .virtualIRQ
+        case 9: self = .waitForInterrupt
+        case 10: self = .sysregTrap
+        case 11: self = .spanEnter
+        case 12: self = .spanLeave
+        case 13: self = .guestMarker
+        case 14: self = .lostEvents
+        default: return nil
+        }
+    }
+
     /// A short lowercase name used by `dump`, filters and reports.
     public var name: StaticString {
         switch self {
@@ -82,6 +106,18 @@ public enum Stage2Outcome: UInt8, Sendable {
     /// The access was ignored (write to a read-only register, etc.) and the instruction skipped.
     case ignored = 3
 
+    /// `init(rawValue:)` that other modules can inline (decoders call it once per record).
+    @inlinable @inline(__always)
+    public init?(validRawValue raw: UInt8) {
+        switch raw {
+        case 0: self = .emulatedMMIO
+        case 1: self = .injectedAbort
+        case 2: self = .mappedOnDemand
+        case 3: self = .ignored
+        default: return nil
+        }
+    }
+
     public var name: StaticString {
         switch self {
         case .emulatedMMIO: return "mmio"
@@ -96,6 +132,16 @@ public enum Stage2Outcome: UInt8, Sendable {
 public enum WaitKind: UInt8, Sendable {
     case wfi = 0
     case wfe = 1
+
+    /// `init(rawValue:)` that other modules can inline (decoders call it once per record).
+    @inlinable @inline(__always)
+    public init?(validRawValue raw: UInt8) {
+        switch raw {
+        case 0: self = .wfi
+        case 1: self = .wfe
+        default: return nil
+        }
+    }
 
     public var name: StaticString { self == .wfi ? "wfi" : "wfe" }
 }
@@ -163,10 +209,10 @@ public enum HandlerPhase: UInt8, CaseIterable, Sendable {
 public struct AccessInfo: Equatable, Sendable {
     public var rawValue: UInt8
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public init(sizeLog2: UInt8, isWrite: Bool, syndromeValid: Bool = true, signExtend: Bool = false) {
         rawValue = (sizeLog2 & 3) | (isWrite ? 4 : 0) | (syndromeValid ? 8 : 0) | (signExtend ? 16 : 0)
     }
@@ -224,14 +270,14 @@ public enum TraceEvent: Equatable, Sendable {
 /// The system-register key used in sysreg records: Op0[15:14] Op1[13:11] CRn[10:7] CRm[6:3] Op2[2:0],
 /// the layout of KVM's `sys_reg()` and of the MRS/MSR encoding fields (Arm ARM C5.3).
 public enum SysregEncoding {
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func make(op0: UInt8, op1: UInt8, crn: UInt8, crm: UInt8, op2: UInt8) -> UInt16 {
         (UInt16(op0 & 3) << 14) | (UInt16(op1 & 7) << 11) | (UInt16(crn & 15) << 7) | (UInt16(crm & 15) << 3) | UInt16(op2 & 7)
     }
 
     /// The key from ESR_EL2.ISS of an EC 0x18 trap (Arm ARM D17.2.37: Op0 21:20, Op2 19:17, Op1 16:14,
     /// CRn 13:10, CRm 4:1, Direction bit 0 = read).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func fromISS(_ iss: UInt32) -> (encoding: UInt16, isWrite: Bool) {
         let op0 = UInt8((iss >> 20) & 3)
         let op2 = UInt8((iss >> 17) & 7)

@@ -6,6 +6,7 @@ public struct TimedEvent: Equatable, Sendable {
     public var cpu: UInt16
     public var event: TraceEvent
 
+    @inlinable
     public init(timestamp: UInt64, cpu: UInt16, event: TraceEvent) {
         self.timestamp = timestamp
         self.cpu = cpu
@@ -16,11 +17,12 @@ public struct TimedEvent: Equatable, Sendable {
 /// Iterates the records of one page (header included in `bytes`), accumulating timestamp deltas.
 public struct PageDecoder {
     public let header: PageHeader
-    var records: RecordDecoder
-    var clock: UInt64
+    @usableFromInline var records: RecordDecoder
+    @usableFromInline var clock: UInt64
 
     /// Validates the page header and prepares to decode. `bytes` must hold at least the header and
     /// `usedBytes` of records (a file stores pages trimmed to their used bytes).
+    @inlinable
     public init(bytes: UnsafeRawBufferPointer, pageSize: Int, cpuCount: Int) throws(LayoutError) {
         guard bytes.count >= PageHeaderLayout.size, let base = bytes.baseAddress else {
             throw .tooShort(needed: PageHeaderLayout.size, available: bytes.count)
@@ -40,9 +42,17 @@ public struct PageDecoder {
     public var skippedExtensionRecords: Int { records.skippedExtensionRecords }
 
     /// The next event, nil at the end of the page.
+    @inlinable
     public mutating func next() throws(RecordDecodeError) -> TimedEvent? {
         guard let record = try records.next() else { return nil }
         clock &+= record.delta
         return TimedEvent(timestamp: clock, cpu: header.cpu, event: record.event)
+    }
+
+    /// Decodes the rest of the page into `visitor` (absolute timestamps). Throws at a malformed
+    /// record after delivering every record before it; `offset` then points at that record.
+    @inlinable
+    public mutating func decodeAll<Visitor: RecordVisitor>(into visitor: inout Visitor) throws(RecordDecodeError) {
+        try records.decodeAll(clock: &clock, into: &visitor)
     }
 }

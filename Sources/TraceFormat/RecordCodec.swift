@@ -109,6 +109,13 @@ public struct DecodedRecord: Equatable, Sendable {
     public var event: TraceEvent
     public var delta: UInt64
     public var offset: Int
+
+    @inlinable
+    init(event: TraceEvent, delta: UInt64, offset: Int) {
+        self.event = event
+        self.delta = delta
+        self.offset = offset
+    }
 }
 
 /// Decodes the records of one page body in order. Stops at the end-of-records byte or at `end`.
@@ -117,126 +124,183 @@ public struct DecodedRecord: Equatable, Sendable {
 public struct RecordDecoder {
     public let base: UnsafeRawPointer
     public let end: Int
-    public private(set) var offset: Int = 0
+    /// Offset of the next record.
+    public var offset: Int { nextOffset }
     /// Extension records skipped because this decoder does not know them.
-    public private(set) var skippedExtensionRecords = 0
+    public var skippedExtensionRecords: Int { skippedExtensions }
+    @usableFromInline var nextOffset = 0
+    @usableFromInline var skippedExtensions = 0
     /// Deltas of skipped extension records not yet added to a returned record.
-    var skippedDelta: UInt64 = 0
+    @usableFromInline var skippedDelta: UInt64 = 0
 
+    @inlinable
     public init(base: UnsafeRawPointer, length: Int) {
         self.base = base
         self.end = length
     }
 
     /// The next record, nil at the end of the records.
+    @inlinable
     public mutating func next() throws(RecordDecodeError) -> DecodedRecord? {
+        guard let record = try nextRecordHeader() else { return nil }
+        var cursor = record.fieldsOffset
+        var capture = EventCapture()
+        try decodeFields(record.id, at: &cursor, recordStart: record.start, timestamp: 0, into: &capture)
+        nextOffset = cursor
+        return DecodedRecord(event: capture.event, delta: record.delta, offset: record.start)
+    }
+
+    /// Decodes every remaining record, calling `visitor` once per record with its absolute
+    /// timestamp (`clock` plus the deltas so far; `clock` is left at the last record's time).
+    /// On a malformed record it throws, having delivered every record before it. The fast path of
+    /// whole-page analyses (see `RecordVisitor`).
+    @inlinable
+    public mutating func decodeAll<Visitor: RecordVisitor>(clock: inout UInt64, into visitor: inout Visitor) throws(RecordDecodeError) {
+        while let record = try nextRecordHeader() {
+            clock &+= record.delta
+            var cursor = record.fieldsOffset
+            try decodeFields(record.id, at: &cursor, recordStart: record.start, timestamp: clock, into: &visitor)
+            nextOffset = cursor
+        }
+    }
+
+    /// Reads the id byte and timestamp delta of the next fixed-shape record, skipping (and
+    /// counting) extension records on the way; nil at the end of the records. The returned delta
+    /// includes those of skipped extension records (deltas chain from record to record).
+    @inlinable @inline(__always)
+    mutating func nextRecordHeader() throws(RecordDecodeError) -> (id: UInt8, start: Int, fieldsOffset: Int, delta: UInt64)? {
         while true {
-            guard offset < end else { return nil }
-            let start = offset
+            guard nextOffset < end else { return nil }
+            let start = nextOffset
             let id = base.load(fromByteOffset: start, as: UInt8.self)
             if id == EventID.endOfRecords { return nil }
             var cursor = start + 1
             guard let delta = Varint.load(from: base, at: &cursor, end: end) else {
                 throw .varintOverrun(offset: cursor)
             }
-            if id >= EventID.firstExtensionID && id < EventID.endOfValidIDs {
+            if _slowPath(id >= EventID.firstExtensionID && id < EventID.endOfValidIDs) {
                 guard let length = Varint.load(from: base, at: &cursor, end: end) else {
                     throw .varintOverrun(offset: cursor)
                 }
                 guard length <= UInt64(end - cursor) else { throw .truncatedRecord(offset: start) }
-                offset = cursor + Int(length)
-                skippedExtensionRecords += 1
+                nextOffset = cursor + Int(length)
+                skippedExtensions += 1
                 // The next record's delta is relative to this one: carry the skipped delta over.
                 skippedDelta &+= delta
                 continue
             }
-            guard let eventID = EventID(rawValue: id) else { throw .unknownEvent(id: id, offset: start) }
-            let event = try decodeFields(eventID, at: &cursor, recordStart: start)
-            offset = cursor
             let total = delta &+ skippedDelta
             skippedDelta = 0
-            return DecodedRecord(event: event, delta: total, offset: start)
+            return (id, start, cursor, total)
         }
     }
 
-    @inline(__always)
-    private func varint(_ cursor: inout Int) throws(RecordDecodeError) -> UInt64 {
+    @inlinable @inline(__always)
+    func varint(_ cursor: inout Int) throws(RecordDecodeError) -> UInt64 {
         guard let value = Varint.load(from: base, at: &cursor, end: end) else {
             throw .varintOverrun(offset: cursor)
         }
         return value
     }
 
-    @inline(__always)
-    private func byte(_ cursor: inout Int, recordStart: Int) throws(RecordDecodeError) -> UInt8 {
+    @inlinable @inline(__always)
+    func byte(_ cursor: inout Int, recordStart: Int) throws(RecordDecodeError) -> UInt8 {
         guard cursor < end else { throw .truncatedRecord(offset: recordStart) }
         let value = base.load(fromByteOffset: cursor, as: UInt8.self)
         cursor += 1
         return value
     }
 
-    @inline(__always)
-    private func bounded<T: FixedWidthInteger & UnsignedInteger>(
+    @inlinable @inline(__always)
+    func bounded<T: FixedWidthInteger & UnsignedInteger>(
         _ value: UInt64, as: T.Type, _ event: EventID, _ recordStart: Int
     ) throws(RecordDecodeError) -> T {
         guard value <= UInt64(T.max) else { throw .fieldOutOfRange(event: event, offset: recordStart) }
         return T(truncatingIfNeeded: value)
     }
 
-    private func decodeFields(_ id: EventID, at cursor: inout Int, recordStart: Int) throws(RecordDecodeError) -> TraceEvent {
+    /// Decodes the fields of a record with id byte `id` and hands the event to `visitor`. The call
+    /// sits inside each case, so an inlined visitor sees which case it got at compile time.
+    @inlinable @inline(__always)
+    func decodeFields<Visitor: RecordVisitor>(_ id: UInt8, at cursor: inout Int, recordStart: Int, timestamp: UInt64,
+                                              into visitor: inout Visitor) throws(RecordDecodeError) {
         switch id {
-        case .exitEntry:
+        case EventID.exitEntry.rawValue:
             let ec = try byte(&cursor, recordStart: recordStart)
-            let iss = try bounded(try varint(&cursor), as: UInt32.self, id, recordStart)
-            let vcpu = try bounded(try varint(&cursor), as: UInt16.self, id, recordStart)
-            return .exitEntry(ec: ec, iss: iss, vcpu: vcpu)
-        case .exitReturn:
-            return .exitReturn
-        case .hypercall:
+            let iss = try bounded(try varint(&cursor), as: UInt32.self, .exitEntry, recordStart)
+            let vcpu = try bounded(try varint(&cursor), as: UInt16.self, .exitEntry, recordStart)
+            visitor.visit(.exitEntry(ec: ec, iss: iss, vcpu: vcpu), timestamp: timestamp)
+        case EventID.exitReturn.rawValue:
+            visitor.visit(.exitReturn, timestamp: timestamp)
+        case EventID.hypercall.rawValue:
             let packed = try varint(&cursor)
-            guard packed >> 1 <= UInt64(UInt16.max) else { throw .fieldOutOfRange(event: id, offset: recordStart) }
-            let function = try bounded(try varint(&cursor), as: UInt32.self, id, recordStart)
-            return .hypercall(conduit: packed & 1 == 0 ? .hvc : .smc, immediate: UInt16(packed >> 1),
-                              functionID: FunctionIDPacking.unpack(UInt64(function)))
-        case .hypercallResult:
-            return .hypercallResult(ZigZag.decode(try varint(&cursor)))
-        case .stage2Fault:
+            guard packed >> 1 <= UInt64(UInt16.max) else { throw .fieldOutOfRange(event: .hypercall, offset: recordStart) }
+            let function = try bounded(try varint(&cursor), as: UInt32.self, .hypercall, recordStart)
+            visitor.visit(.hypercall(conduit: packed & 1 == 0 ? .hvc : .smc, immediate: UInt16(packed >> 1),
+                                     functionID: FunctionIDPacking.unpack(UInt64(function))), timestamp: timestamp)
+        case EventID.hypercallResult.rawValue:
+            visitor.visit(.hypercallResult(ZigZag.decode(try varint(&cursor))), timestamp: timestamp)
+        case EventID.stage2Fault.rawValue:
             let ipa = try varint(&cursor)
             let access = try byte(&cursor, recordStart: recordStart)
-            guard let outcome = Stage2Outcome(rawValue: try byte(&cursor, recordStart: recordStart)) else {
-                throw .fieldOutOfRange(event: id, offset: recordStart)
+            guard let outcome = Stage2Outcome(validRawValue: try byte(&cursor, recordStart: recordStart)) else {
+                throw .fieldOutOfRange(event: .stage2Fault, offset: recordStart)
             }
-            return .stage2Fault(ipa: ipa, access: AccessInfo(rawValue: access), outcome: outcome)
-        case .mmioAccess:
+            visitor.visit(.stage2Fault(ipa: ipa, access: AccessInfo(rawValue: access), outcome: outcome), timestamp: timestamp)
+        case EventID.mmioAccess.rawValue:
             let device = try byte(&cursor, recordStart: recordStart)
-            let offsetInDevice = try bounded(try varint(&cursor), as: UInt32.self, id, recordStart)
+            let offsetInDevice = try bounded(try varint(&cursor), as: UInt32.self, .mmioAccess, recordStart)
             let access = try byte(&cursor, recordStart: recordStart)
             let value = try varint(&cursor)
-            return .mmioAccess(device: device, offset: offsetInDevice, access: AccessInfo(rawValue: access), value: value)
-        case .physicalIRQ:
-            return .physicalIRQ(intid: try bounded(try varint(&cursor), as: UInt16.self, id, recordStart))
-        case .virtualIRQ:
-            let intid = try bounded(try varint(&cursor), as: UInt16.self, id, recordStart)
-            let vcpu = try bounded(try varint(&cursor), as: UInt16.self, id, recordStart)
-            return .virtualIRQ(intid: intid, vcpu: vcpu)
-        case .waitForInterrupt:
-            guard let kind = WaitKind(rawValue: try byte(&cursor, recordStart: recordStart)) else {
-                throw .fieldOutOfRange(event: id, offset: recordStart)
+            visitor.visit(.mmioAccess(device: device, offset: offsetInDevice, access: AccessInfo(rawValue: access), value: value),
+                          timestamp: timestamp)
+        case EventID.physicalIRQ.rawValue:
+            visitor.visit(.physicalIRQ(intid: try bounded(try varint(&cursor), as: UInt16.self, .physicalIRQ, recordStart)),
+                          timestamp: timestamp)
+        case EventID.virtualIRQ.rawValue:
+            let intid = try bounded(try varint(&cursor), as: UInt16.self, .virtualIRQ, recordStart)
+            let vcpu = try bounded(try varint(&cursor), as: UInt16.self, .virtualIRQ, recordStart)
+            visitor.visit(.virtualIRQ(intid: intid, vcpu: vcpu), timestamp: timestamp)
+        case EventID.waitForInterrupt.rawValue:
+            guard let kind = WaitKind(validRawValue: try byte(&cursor, recordStart: recordStart)) else {
+                throw .fieldOutOfRange(event: .waitForInterrupt, offset: recordStart)
             }
-            return .waitForInterrupt(kind)
-        case .sysregTrap:
-            let packed = try bounded(try varint(&cursor), as: UInt32.self, id, recordStart)
-            guard packed >> 1 <= UInt32(UInt16.max) else { throw .fieldOutOfRange(event: id, offset: recordStart) }
-            return .sysregTrap(encoding: UInt16(packed >> 1), isWrite: packed & 1 == 1)
-        case .spanEnter:
-            return .spanEnter(phase: try byte(&cursor, recordStart: recordStart))
-        case .spanLeave:
-            return .spanLeave(phase: try byte(&cursor, recordStart: recordStart))
-        case .guestMarker:
-            let markerID = try bounded(try varint(&cursor), as: UInt32.self, id, recordStart)
-            return .guestMarker(id: markerID, value: try varint(&cursor))
-        case .lostEvents:
-            return .lostEvents(count: try varint(&cursor))
+            visitor.visit(.waitForInterrupt(kind), timestamp: timestamp)
+        case EventID.sysregTrap.rawValue:
+            let packed = try bounded(try varint(&cursor), as: UInt32.self, .sysregTrap, recordStart)
+            guard packed >> 1 <= UInt32(UInt16.max) else { throw .fieldOutOfRange(event: .sysregTrap, offset: recordStart) }
+            visitor.visit(.sysregTrap(encoding: UInt16(packed >> 1), isWrite: packed & 1 == 1), timestamp: timestamp)
+        case EventID.spanEnter.rawValue:
+            visitor.visit(.spanEnter(phase: try byte(&cursor, recordStart: recordStart)), timestamp: timestamp)
+        case EventID.spanLeave.rawValue:
+            visitor.visit(.spanLeave(phase: try byte(&cursor, recordStart: recordStart)), timestamp: timestamp)
+        case EventID.guestMarker.rawValue:
+            let markerID = try bounded(try varint(&cursor), as: UInt32.self, .guestMarker, recordStart)
+            visitor.visit(.guestMarker(id: markerID, value: try varint(&cursor)), timestamp: timestamp)
+        case EventID.lostEvents.rawValue:
+            visitor.visit(.lostEvents(count: try varint(&cursor)), timestamp: timestamp)
+        default:
+            throw .unknownEvent(id: id, offset: recordStart)
         }
     }
+}
+
+/// Receives records from `RecordDecoder.decodeAll(clock:into:)` / `PageDecoder.decodeAll(into:)`,
+/// each with its absolute timestamp. The decoder calls `visit` from inside its switch on the id
+/// byte, so once both are inlined into the caller's specialisation (mark `visit` `@inline(__always)`)
+/// the `TraceEvent` is never built: the visitor's own switch on it folds to the one case, and fields
+/// the visitor ignores are only skipped.
+public protocol RecordVisitor {
+    mutating func visit(_ event: TraceEvent, timestamp: UInt64)
+}
+
+/// The visitor behind `RecordDecoder.next()`: keeps the one event it is given.
+@usableFromInline
+struct EventCapture: RecordVisitor {
+    @usableFromInline var event: TraceEvent = .exitReturn
+
+    @inlinable init() {}
+
+    @inlinable @inline(__always)
+    mutating func visit(_ event: TraceEvent, timestamp: UInt64) { self.event = event }
 }

@@ -274,6 +274,7 @@ public struct PageHeader: Equatable, Sendable {
     public var flags: UInt16
     public var eventCount: UInt16
 
+    @inlinable
     public init(sequence: UInt64, timestamp: UInt64, counter: UInt64, usedBytes: UInt16, cpu: UInt16,
                 flags: UInt16, eventCount: UInt16) {
         self.sequence = sequence
@@ -286,6 +287,7 @@ public struct PageHeader: Equatable, Sendable {
     }
 
     /// Reads a page header (no validation: see `validate`).
+    @inlinable
     public static func load(from page: UnsafeRawPointer) -> PageHeader {
         func u64(_ o: Int) -> UInt64 { UInt64(littleEndian: page.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
         func u16(_ o: Int) -> UInt16 { UInt16(littleEndian: page.loadUnaligned(fromByteOffset: o, as: UInt16.self)) }
@@ -307,6 +309,7 @@ public struct PageHeader: Equatable, Sendable {
     }
 
     /// Checks the header against the page size it came from.
+    @inlinable
     public func validate(pageSize: Int, cpuCount: Int) throws(LayoutError) {
         guard Int(usedBytes) <= pageSize - PageHeaderLayout.size else {
             throw .fieldOutOfRange(field: "page used bytes", offset: PageHeaderLayout.usedBytes, value: UInt64(usedBytes))

@@ -7,7 +7,7 @@ public let maxVarintLength = 10
 /// Writes LEB128 varints into a raw byte buffer.
 public enum Varint {
     /// The number of bytes `value` takes when encoded.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func encodedLength(_ value: UInt64) -> Int {
         // Each byte carries 7 bits; zero still takes one byte.
         let significantBits = 64 - (value | 1).leadingZeroBitCount
@@ -19,7 +19,7 @@ public enum Varint {
     ///
     /// Values below 2^14 (almost every field and delta the hypervisor writes) take an unrolled
     /// path: one byte store, or one unaligned 16-bit store of both bytes; longer values loop.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func store(_ value: UInt64, to pointer: UnsafeMutableRawPointer, at offset: Int) -> Int {
         if _fastPath(value < 0x80) {
             pointer.storeBytes(of: UInt8(truncatingIfNeeded: value), toByteOffset: offset, as: UInt8.self)
@@ -35,7 +35,7 @@ public enum Varint {
     }
 
     /// The general loop for values of 2^14 and above (three to ten bytes).
-    @inline(__always)
+    @usableFromInline @inline(__always)
     static func storeLong(_ value: UInt64, to pointer: UnsafeMutableRawPointer, at offset: Int) -> Int {
         var remaining = value
         var cursor = offset
@@ -50,8 +50,42 @@ public enum Varint {
 
     /// Reads a varint from `bytes` starting at `offset`, stopping at `end`.
     /// Returns nil when the varint runs past `end` or is longer than ten bytes / overflows 64 bits.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func load(from bytes: UnsafeRawPointer, at offset: inout Int, end: Int) -> UInt64? {
+        // Most fields (deltas, ids, small values) fit in one byte: decide those with one compare.
+        if _fastPath(offset < end) {
+            let first = bytes.load(fromByteOffset: offset, as: UInt8.self)
+            if _fastPath(first < 0x80) {
+                offset += 1
+                return UInt64(first)
+            }
+        }
+        return loadMultibyte(from: bytes, at: &offset, end: end)
+    }
+
+    /// The general case of `load`: a varint of two or more bytes (or one that overruns `end`).
+    @inlinable
+    static func loadMultibyte(from bytes: UnsafeRawPointer, at offset: inout Int, end: Int) -> UInt64? {
+        // Two to four bytes (timestamp deltas, ISS values, page offsets) with room to spare: no
+        // per-byte bounds check.
+        if _fastPath(end - offset >= 4) {
+            let b0 = UInt64(bytes.load(fromByteOffset: offset, as: UInt8.self))
+            let b1 = UInt64(bytes.load(fromByteOffset: offset + 1, as: UInt8.self))
+            if b1 < 0x80 {
+                offset += 2
+                return (b0 & 0x7F) | b1 << 7
+            }
+            let b2 = UInt64(bytes.load(fromByteOffset: offset + 2, as: UInt8.self))
+            if b2 < 0x80 {
+                offset += 3
+                return (b0 & 0x7F) | (b1 & 0x7F) << 7 | b2 << 14
+            }
+            let b3 = UInt64(bytes.load(fromByteOffset: offset + 3, as: UInt8.self))
+            if b3 < 0x80 {
+                offset += 4
+                return (b0 & 0x7F) | (b1 & 0x7F) << 7 | (b2 & 0x7F) << 14 | b3 << 21
+            }
+        }
         var result: UInt64 = 0
         var shift: UInt64 = 0
         var cursor = offset
@@ -81,6 +115,7 @@ public struct PreencodedVarint: Equatable, Sendable {
     /// 1 to 3.
     public let length: Int
 
+    @inlinable
     public init(_ value: UInt16) {
         var encoded: UInt32 = 0
         var remaining = UInt32(value)
@@ -95,7 +130,7 @@ public struct PreencodedVarint: Equatable, Sendable {
     }
 
     /// Stores the varint at `pointer + offset` and returns the offset just past it.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func store(to pointer: UnsafeMutableRawPointer, at offset: Int) -> Int {
         pointer.storeBytes(of: bytes.littleEndian, toByteOffset: offset, as: UInt32.self)
         return offset &+ length
@@ -104,12 +139,12 @@ public struct PreencodedVarint: Equatable, Sendable {
 
 /// Zigzag mapping so small negative numbers stay short as varints (0, -1, 1, -2 → 0, 1, 2, 3).
 public enum ZigZag {
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func encode(_ value: Int64) -> UInt64 {
         UInt64(bitPattern: (value << 1) ^ (value >> 63))
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func decode(_ value: UInt64) -> Int64 {
         Int64(bitPattern: value >> 1) ^ -Int64(bitPattern: value & 1)
     }
@@ -120,12 +155,12 @@ public enum ZigZag {
 /// 24 puts the owner byte low and the function number above it: PSCI_VERSION (0x8400_0000) becomes
 /// 0x84 (two bytes). The mapping is a bijection on all 32-bit values.
 public enum FunctionIDPacking {
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func pack(_ functionID: UInt32) -> UInt64 {
         UInt64((functionID >> 24) | (functionID << 8))
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func unpack(_ packed: UInt64) -> UInt32 {
         let value = UInt32(truncatingIfNeeded: packed)
         return (value << 24) | (value >> 8)

@@ -44,7 +44,7 @@ enum ExitShape: CaseIterable {
         switch self {
         case .psciCPUOn: return "CPU_ON"
         case .uartWrite: return "pl011"
-        case .vtimerIRQ: return "vtimer"
+        case .vtimerIRQ: return "virt_timer"
         case .wfi: return "-"
         case .sysregCNTV: return "CNTV_CTL_EL0"
         }
@@ -99,7 +99,7 @@ enum ExitShape: CaseIterable {
                      (c, .spanLeave(phase: HandlerPhase.vgicInjection.rawValue)),
                      (d, .spanLeave(phase: HandlerPhase.irqHandling.rawValue)),
                      (end, .exitReturn)],
-                    [(root, (a - t) + (end - d)), ("\(root);irq;vtimer", (b - a) + (d - c)),
+                    [(root, (a - t) + (end - d)), ("\(root);irq;\(detailLabel)", (b - a) + (d - c)),
                      ("\(root);irq;vgic_inject", c - b)])
         case .wfi:
             return ([(t, .exitEntry(ec: 0x01, iss: 0, vcpu: vcpu)), (a, .waitForInterrupt(.wfi)), (end, .exitReturn)],

@@ -56,6 +56,23 @@ func varintRoundTrips(value: UInt64) {
     }
 }
 
+/// Every length from one to ten bytes, decoded with the buffer ending right after the varint (the
+/// careful per-byte path) and with spare bytes after it (the unrolled two-to-four-byte path).
+@Test(arguments: [UInt64(0x7F), 0x80, 0x3FFF, 0x4000, 0x1F_FFFF, 0x20_0000, 0xFFF_FFFF, 0x1000_0000,
+                  UInt64(1) << 35, UInt64(1) << 56, .max], [0, 6])
+func varintDecodesWithAndWithoutSpareBytes(value: UInt64, spare: Int) {
+    var buffer = [UInt8](repeating: 0xFF, count: maxVarintLength + spare)
+    let end = buffer.withUnsafeMutableBytes { Varint.store(value, to: $0.baseAddress!, at: 0) }
+    buffer.withUnsafeBytes { raw in
+        var offset = 0
+        #expect(Varint.load(from: raw.baseAddress!, at: &offset, end: end + spare) == value)
+        #expect(offset == end)
+        // One byte short of the varint: an overrun, never a wrong value.
+        var cut = 0
+        if end > 1 { #expect(Varint.load(from: raw.baseAddress!, at: &cut, end: end - 1) == nil) }
+    }
+}
+
 @Test func overlongVarintIsRejected() {
     let bytes: [UInt8] = Array(repeating: 0xFF, count: 10) + [0x01]
     bytes.withUnsafeBytes { raw in

@@ -32,18 +32,17 @@ func hypervisorMain(_ deviceTreeAddress: UInt64, _ bootCounter: UInt64) -> Never
     Console.write("\" (probe, nimbos-contract, nimbos, linux)\r\n")
     Firmware.systemOff()
   }
+  let description = VMConfigs.description(for: kind, probePanicAtEnd: boot.argument("panic") != nil)
   if kind == .linux {
-    Console.write("hv: the linux guest needs the guest DTB builder (not merged yet)\r\n")
-    Firmware.systemOff()
+    do throws(LinuxBoot.PreparationError) {
+      try LinuxBoot.prepare(description, boot: boot)
+    } catch {
+      LinuxBoot.report(error)
+      Firmware.systemOff()
+    }
   }
 
   GICDistributor.initialize()
-  GICDistributor.initializeBankedInterrupts()
-  GICCPUInterface.initialize()
-  GICDistributor.enable(Platform.maintenanceInterrupt)
-  TrapPolicy.apply()
-
-  let description = VMConfigs.description(for: kind, probePanicAtEnd: boot.argument("panic") != nil)
   let vm: VM
   do throws(VMError) {
     vm = try VM(description)
@@ -52,9 +51,12 @@ func hypervisorMain(_ deviceTreeAddress: UInt64, _ bootCounter: UInt64) -> Never
     Firmware.systemOff()
   }
   runningVMs.append(vm)
-  for interrupt in description.passthroughInterrupts where interrupt < 32 {
-    GICDistributor.enable(interrupt)  // timer PPIs; SPIs follow the guest's GICD enables
+  PhysicalCPUs.publish()
+  for interrupt in description.passthroughInterrupts where interrupt >= 32 {
+    // Always enabled physically: while the guest has it disabled, it just stays active here.
+    GICDistributor.enable(interrupt)
   }
+  preparePhysicalCPU(for: vm)
   printBanner(description, vm: vm)
 
   let handoff = CPU.counter()
@@ -86,13 +88,27 @@ func printBanner(_ description: VMDescription, vm: VM) {
   Console.write(" pages, VTCR "); Console.write(hex: vm.stage2.control.rawValue); Console.write("\r\n")
 }
 
-/// Secondary physical CPUs (PSCI CPU_ON to hal_secondary_entry). They will run vCPUs with
-/// SMP (issue 6); for now they initialise their banked GIC state and park.
-@_cdecl("hv_secondary_main")
-func hypervisorSecondaryMain(_ index: UInt64) -> Never {
+/// The per-physical-CPU part of the setup, on every CPU that runs one of `vm`'s vCPUs: its banked
+/// GIC state (the maintenance PPI, the kick SGI and the VM's timer PPIs enabled), its CPU
+/// interface, and the trap configuration.
+func preparePhysicalCPU(for vm: VM) {
   GICDistributor.initializeBankedInterrupts()
   GICCPUInterface.initialize()
-  TrapPolicy.apply()
+  GICDistributor.enable(Platform.maintenanceInterrupt)
+  GICDistributor.enable(Platform.kickInterrupt)
+  for interrupt in vm.description.passthroughInterrupts where interrupt < 32 {
+    GICDistributor.enable(interrupt)  // the timer PPIs (banked: one set per CPU)
+  }
+  TrapPolicy.apply(trapWaitForEvent: vm.description.trapWaitForEvent)
+}
+
+/// Secondary physical CPU `index`, started by the firmware when the guest's PSCI CPU_ON first
+/// names vCPU `index` (hal_secondary_entry: stack, MMU, TPIDR_EL2, VBAR_EL2 done). It runs that
+/// vCPU (vCPU n is pinned to physical CPU n).
+@_cdecl("hv_secondary_main")
+func hypervisorSecondaryMain(_ index: UInt64) -> Never {
+  let vm = runningVMs[0]
+  preparePhysicalCPU(for: vm)
   Tracing.initializeSecondaryCPU()
-  CPU.halt()
+  PhysicalCPUs.runWhenPoweredOn(vm.vcpus[Int(index)])
 }

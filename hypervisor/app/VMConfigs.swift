@@ -28,6 +28,10 @@ enum VMConfigs {
   /// Linux Image IPA (2 MiB aligned) and the guest DTB the hypervisor writes.
   static let linuxImageIPA: UInt64 = 0x4020_0000
   static let linuxDeviceTreeIPA: UInt64 = 0x4FE0_0000
+  /// The initramfs (its size comes from `initrd_size=` in the hypervisor's bootargs).
+  static let linuxInitrdIPA: UInt64 = 0x4800_0000
+  /// Linux runs SMP: vCPU n on physical CPU n (QEMU -smp 2).
+  static let linuxVCpuCount = 2
   static let uart = GuestMemoryRegion(ipa: Platform.uartBase, physicalAddress: Platform.uartBase, size: 0x1000)
   /// EL1 virtual timer (PPI 27, Linux), EL1 physical timer (PPI 30, NimbOS), PL011 (SPI 1).
   static let passthroughInterrupts: [UInt32] = [27, 30, Platform.uartInterrupt]
@@ -46,12 +50,17 @@ enum VMConfigs {
     case .nimbos:
       return small(name: "nimbos", x1: 0, testDevice: nil)
     case .linux:
-      return VMDescription(
-        name: "linux", vmid: 1, vcpuCount: 1,
+      // The PL011 is passed through (its registers mapped, SPI 33 hardware-linked): Linux's
+      // amba-pl011 driver finds the real PrimeCell IDs, console output costs no exits, and input
+      // reaches the interactive shell through the real RX interrupt.
+      var description = VMDescription(
+        name: "linux", vmid: 1, vcpuCount: linuxVCpuCount,
         ram: GuestMemoryRegion(ipa: guestRAMIPA, physicalAddress: guestRAMPhysical, size: linuxRAMSize),
         entry: linuxImageIPA, bootX0: linuxDeviceTreeIPA, bootX1: 0, passthroughMMIO: [uart],
         distributorIPA: Platform.distributorBase, cpuInterfaceIPA: Platform.cpuInterfaceBase,
         passthroughInterrupts: passthroughInterrupts, probeDeviceIPA: nil)
+      description.trapWaitForEvent = false
+      return description
     }
   }
 

@@ -8,15 +8,13 @@ enum DeviceAccessResult: Equatable {
 /// The device models a VM can own. An enum rather than a protocol existential: Embedded
 /// Swift has no existentials, and one `switch` keeps MMIO dispatch static.
 enum EmulatedDevice {
-  case distributor(GuestDistributor)
+  case distributor(VirtualGIC)
   case probeTestDevice(ProbeTestDevice)
 
   func access(_ access: MMIOAccess, offset: UInt64, value: UInt64, vcpu: VCpu) -> DeviceAccessResult {
     switch self {
-    case .distributor(let distributor):
-      access.isWrite
-        ? distributor.write(offset: offset, size: access.sizeInBytes, value: value, vcpu: vcpu)
-        : distributor.read(offset: offset, size: access.sizeInBytes, vcpu: vcpu)
+    case .distributor(let gic):
+      gic.access(access, offset: offset, value: value, vcpu: vcpu)
     case .probeTestDevice(let device):
       access.isWrite
         ? device.write(offset: offset, size: access.sizeInBytes, value: value)

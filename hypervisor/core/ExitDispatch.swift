@@ -27,6 +27,7 @@ func handleLowerSynchronousExit(_ frame: UnsafeMutablePointer<TrapFrame>) {
   let action = dispatchSynchronousExit(syndrome, frame: frame, vcpu: vcpu)
   if action == .resumeReturnTraced { return }
   if action != .resume { finish(action, frame: frame, vcpu: vcpu) }
+  vcpu.synchronizeInterrupts()
   Trace.exitReturn()
 }
 

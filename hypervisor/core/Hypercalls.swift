@@ -30,8 +30,11 @@ func handleHypervisorCall(frame: UnsafeMutablePointer<TrapFrame>, viaSMC: Bool, 
   case .cpuOn(let target, let entry, let context):
     result = startVCpu(vcpu.vm, targetAffinity: target, entry: entry, context: context).register
   case .cpuOff:
-    // A vCPU turning itself off needs a scheduler to switch away: arrives with SMP (issue 6).
-    result = PSCIReturn.denied.register
+    // Does not return: the physical CPU parks until CPU_ON starts this vCPU again, so the exit's
+    // records are closed here (the restarted vCPU's next exit opens a new one).
+    Trace.spanLeave(phase)
+    Trace.exitReturn()
+    powerOffCurrentVCpu(vcpu)
   case .affinityInfo(let target, let level):
     if let error = vcpu.vm.topology.checkAffinityInfo(targetAffinity: target, lowestLevel: level) {
       result = error.register
@@ -89,12 +92,65 @@ func setTracingFromGuest(on: Bool, frame: UnsafeMutablePointer<TrapFrame>, funct
   #endif
 }
 
-/// PSCI CPU_ON: checks arguments; starting a second vCPU needs a second physical CPU, which
-/// arrives with SMP (issue 6) — until then a valid request is answered INTERNAL_FAILURE.
+/// PSCI CPU_ON (DEN 0022D 5.6): vCPU n runs on physical CPU n. The target vCPU gets a cold
+/// start at `entry` with x0 = `context` (EL1h, DAIF masked, MMU off); its physical CPU is
+/// started through the firmware the first time (at `hal_secondary_entry`) and woken with SEV
+/// after a CPU_OFF.
 func startVCpu(_ vm: VM, targetAffinity: UInt64, entry: UInt64, context: UInt64) -> PSCIReturn {
   if let error = vm.topology.checkCPUOn(targetAffinity: targetAffinity, entryPoint: entry,
                                         targetIsOn: { vm.vcpus[$0].powerState == .on }) {
     return error
   }
-  return .internalFailure
+  let index = vm.topology.vcpuIndex(affinity: targetAffinity)!
+  let target = vm.vcpus[index]
+  target.reset(entry: entry, x0: context)
+  PhysicalCPUs.publish()
+  target.powerState = .on
+  PhysicalCPUs.publish()
+  guard PhysicalCPUs.ensureStarted(index) else {
+    target.powerState = .off
+    return .internalFailure
+  }
+  CPU.sendEvent()
+  return .success
+}
+
+/// PSCI CPU_OFF from the running vCPU: retire its list registers, mark it off and park its
+/// physical CPU until a CPU_ON for it arrives. Does not return.
+func powerOffCurrentVCpu(_ vcpu: VCpu) -> Never {
+  vcpu.vm.gic.retireAll(vcpu)
+  vcpu.powerState = .off
+  PhysicalCPUs.publish()
+  PhysicalCPUs.runWhenPoweredOn(vcpu)
+}
+
+/// The physical CPUs the hypervisor has started (CPU 0 boots; the others on demand).
+enum PhysicalCPUs {
+  private static var started: UInt32 = 1
+
+  /// Makes earlier stores visible to the other CPUs before the next one.
+  @inline(__always) static func publish() { hal_dsb_ish() }
+
+  /// Starts physical CPU `index` at hal_secondary_entry if it is not running yet; false when the
+  /// firmware refuses (no such CPU).
+  static func ensureStarted(_ index: Int) -> Bool {
+    guard started & (1 << UInt32(index)) == 0 else { return true }
+    // QEMU virt's physical MPIDR: Aff0 = CPU index.
+    let status = Firmware.cpuOn(targetAffinity: UInt64(index), entry: hal_secondary_entry_address(),
+                                context: UInt64(index))
+    guard status == 0 else {
+      Console.write("hv: firmware CPU_ON for physical CPU "); Console.write(decimal: UInt64(index))
+      Console.write(" failed: "); Console.write(hex: UInt64(bitPattern: status)); Console.write("\r\n")
+      return false
+    }
+    started |= 1 << UInt32(index)
+    return true
+  }
+
+  /// Waits (WFE) until `vcpu` is powered on, then enters it on this physical CPU.
+  static func runWhenPoweredOn(_ vcpu: VCpu) -> Never {
+    while vcpu.powerState != .on { CPU.waitForEvent() }
+    publish()
+    vcpu.switchInAndRun()
+  }
 }

@@ -2,8 +2,9 @@ import CHAL
 import TraceFormat
 
 /// A physical IRQ arrived while a guest ran (exceptions.S, lower-EL IRQ vector). The CPU
-/// interface runs with EOImode = 1: EOIR drops priority here; pass-through interrupts stay
-/// active until the guest's virtual EOI deactivates them through the LR's HW link.
+/// interface runs with EOImode = 1: EOIR only drops priority. Hardware-linked interrupts stay
+/// active until the guest's virtual EOI deactivates them through the LR's HW bit; the
+/// hypervisor's own (maintenance, kick) are deactivated here.
 @_cdecl("hv_lower_irq_exit")
 func handleLowerInterruptExit(_ frame: UnsafeMutablePointer<TrapFrame>) {
   let vcpu = VCpu.current
@@ -12,33 +13,34 @@ func handleLowerInterruptExit(_ frame: UnsafeMutablePointer<TrapFrame>) {
   let iar = GICCPUInterface.acknowledge()
   let interrupt = iar & 0x3FF
   Trace.physicalInterrupt(iar)
-  if interrupt >= 1020 {  // spurious
-    Trace.exitReturn()
+  if interrupt < 1020 {  // 1020-1023: spurious
+    Trace.spanEnter(.irqHandling)
+    GICCPUInterface.endOfInterrupt(iar)
+    handlePhysicalInterrupt(interrupt, iar: iar, vcpu: vcpu)
+    Trace.spanLeave(.irqHandling)
+  }
+  vcpu.synchronizeInterrupts()
+  Trace.exitReturn()
+}
+
+/// One acknowledged physical interrupt (priority already dropped).
+@inline(__always)
+func handlePhysicalInterrupt(_ interrupt: UInt32, iar: UInt32, vcpu: VCpu) {
+  let gic = vcpu.vm.gic
+  if gic.isHardwareLinked(interrupt) {
+    // Left active: the guest's EOI of the virtual interrupt deactivates it.
+    Trace.spanEnter(.vgicInjection)
+    gic.hardwareInterruptFired(interrupt, vcpu: vcpu)
+    Trace.spanLeave(.vgicInjection)
     return
   }
-  Trace.spanEnter(.irqHandling)
-  GICCPUInterface.endOfInterrupt(iar)
-  let vm = vcpu.vm
-  if interrupt == Platform.maintenanceInterrupt {
-    vcpu.interrupts.refill()
-    GICCPUInterface.deactivate(iar)
-  } else if vm.ownsInterrupt(interrupt) {
-    if vm.distributor.isEnabled(interrupt) {
-      Trace.spanEnter(.vgicInjection)
-      vcpu.interrupts.inject(interrupt, priority: vm.distributor.priority(interrupt),
-                             hardwareInterrupt: interrupt, vcpu: vcpu)
-      Trace.spanLeave(.vgicInjection)
-    } else {
-      // The guest has not enabled it: mask it physically until it does.
-      vm.distributor.latch(interrupt)
-      GICDistributor.disable(interrupt)
-      GICCPUInterface.deactivate(iar)
-    }
-  } else {
+  GICCPUInterface.deactivate(iar)
+  switch interrupt {
+  case Platform.maintenanceInterrupt, Platform.kickInterrupt:
+    // Underflow maintenance or another CPU's kick: `synchronize` refills the list registers.
+    gic.requestRefill(vcpu)
+  default:
     Console.write("hv: unexpected physical interrupt "); Console.write(decimal: UInt64(interrupt))
     Console.write("\r\n")
-    GICCPUInterface.deactivate(iar)
   }
-  Trace.spanLeave(.irqHandling)
-  Trace.exitReturn()
 }

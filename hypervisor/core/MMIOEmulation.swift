@@ -52,14 +52,20 @@ func handleStage2DataAbort(_ syndrome: ExceptionSyndrome, frame: UnsafeMutablePo
   return .resume
 }
 
-/// WFI/WFE: step over it; for WFI with nothing pending, wait at EL2 for a physical interrupt
-/// (it is taken as soon as the guest resumes, and injected from the IRQ exit).
+/// WFI/WFE: step over it; for WFI with nothing pending for the vCPU, wait at EL2 for a physical
+/// interrupt: the vCPU's own timer (its CNTV/CNTP keep running), a hardware-linked SPI, or the
+/// other CPU's kick. It stays pending and is taken as an IRQ exit as soon as the guest resumes.
 func handleWait(_ syndrome: ExceptionSyndrome, frame: UnsafeMutablePointer<TrapFrame>,
                 vcpu: VCpu) -> ExitAction {
   Trace.wait(isWaitForEvent: syndrome.isWaitForEvent)
   Trace.spanEnter(.wfx)
   skipTrappedInstruction(frame, syndrome)
-  let slept = !syndrome.isWaitForEvent && !vcpu.interrupts.hasPending
+  var slept = false
+  if !syndrome.isWaitForEvent {
+    let gic = vcpu.vm.gic
+    gic.synchronize(vcpu)
+    slept = !gic.hasPendingInListRegisters(vcpu) && !vcpu.listRegisters.needsRefill
+  }
   if slept { CPU.waitForInterrupt() }
   Trace.spanLeave(.wfx)
   return .resume

@@ -19,9 +19,10 @@ final class VCpu {
   /// Guest registers while not running (and the initial state).
   var savedFrame = TrapFrame()
   var el1 = EL1Context()
-  /// Virtual MPIDR: bit 31 RES1, Aff0 = index.
+  /// Virtual MPIDR (VMPIDR_EL2, Arm ARM D17.2.158): bit 31 RES1, Aff0 = index; it matches
+  /// `reg` of /cpus/cpu@index in the guest's DTB and CPU_ON's target_cpu.
   var affinity: UInt64 { 0x8000_0000 | UInt64(index) }
-  let interrupts: VirtualInterruptState
+  var listRegisters = ListRegisterFile()
   /// Exits per ESR_EL2.EC value (64 slots), and physical interrupts taken while running.
   let exitCounts: UnsafeMutablePointer<UInt64>
   var interruptExits: UInt64 = 0
@@ -36,7 +37,6 @@ final class VCpu {
     self.powerState = powerState
     self.traceIdentifier = UInt16(vm.description.vmid) << 8 | UInt16(truncatingIfNeeded: index)
     self.traceIdentifierVarint = PreencodedVarint(traceIdentifier)
-    self.interrupts = VirtualInterruptState()
     exitCounts = UnsafeMutablePointer<UInt64>.allocate(capacity: 64)
     exitCounts.initialize(repeating: 0, count: 64)
   }
@@ -62,13 +62,19 @@ final class VCpu {
     Unmanaged<VCpu>.fromOpaque(PerCPUData.current.pointee.currentVCpu!).takeUnretainedValue()
   }
 
+  /// Brings the list registers up to date before returning to the guest (most exits: nothing to
+  /// do, and the check costs a few loads).
+  @inline(__always) func synchronizeInterrupts() {
+    if listRegisters.needsSynchronization { vm.gic.synchronize(self) }
+  }
+
   /// Makes this vCPU the current one and enters the guest; does not return.
   func switchInAndRun() -> Never {
     PerCPUData.current.pointee.currentVCpu = Unmanaged.passUnretained(self).toOpaque()
     vm.activateTranslation()
     VirtualizationControl.setVirtualIdentity(midr: CPU.mainID(), mpidr: affinity)
     el1.loadIntoHardware()
-    interrupts.loadIntoHardware()
+    listRegisters.loadIntoHardware()
     let slot = PerCPUData.frameSlot
     slot.pointee = savedFrame
     hal_enter_guest(slot)

@@ -11,7 +11,7 @@ struct VMDescription {
   let vmid: UInt8
   let vcpuCount: Int
   let ram: GuestMemoryRegion
-  /// Entry point IPA and boot registers x0/x1 of vCPU 0.
+  /// Entry point IPA and boot registers x0/x1 of vCPU 0 (the others start with PSCI CPU_ON).
   let entry: UInt64
   let bootX0: UInt64
   let bootX1: UInt64
@@ -24,6 +24,9 @@ struct VMDescription {
   let passthroughInterrupts: [UInt32]
   /// IPA of the probe's emulated test device, if the VM has one.
   let probeDeviceIPA: UInt64?
+  /// Trap WFE (HCR_EL2.TWE). Off for SMP guests: Linux spins in WFE on locks, and with one vCPU
+  /// pinned per physical CPU there is nobody to yield to.
+  var trapWaitForEvent = true
 }
 
 /// Errors building a VM.
@@ -38,7 +41,7 @@ final class VM {
   let stage2: Stage2PageTable
   private(set) var vcpus: [VCpu] = []
   private(set) var devices: [DeviceWindow] = []
-  let distributor: GuestDistributor
+  let gic: VirtualGIC
   var topology: PSCITopology {
     PSCITopology(vcpuCount: vcpus.count, ramBase: description.ram.ipa, ramSize: description.ram.size)
   }
@@ -57,7 +60,7 @@ final class VM {
     } catch {
       throw .stage2(error)
     }
-    distributor = GuestDistributor(passthrough: description.passthroughInterrupts)
+    gic = VirtualGIC(vcpuCount: description.vcpuCount, hardwareInterrupts: description.passthroughInterrupts)
     do throws(Stage2MappingError) {
       try stage2.map(ipa: description.ram.ipa, physicalAddress: description.ram.physicalAddress,
                      size: description.ram.size, memoryType: .normalWriteBack,
@@ -74,7 +77,7 @@ final class VM {
       throw .stage2(error)
     }
     devices.append(DeviceWindow(base: description.distributorIPA, size: 0x1000,
-                                device: .distributor(distributor)))
+                                device: .distributor(gic)))
     if let probeIPA = description.probeDeviceIPA {
       devices.append(DeviceWindow(base: probeIPA, size: 0x1000, device: .probeTestDevice(ProbeTestDevice())))
     }
@@ -99,5 +102,5 @@ final class VM {
     return nil
   }
 
-  func ownsInterrupt(_ interrupt: UInt32) -> Bool { description.passthroughInterrupts.contains(interrupt) }
+  func ownsInterrupt(_ interrupt: UInt32) -> Bool { gic.isHardwareLinked(interrupt) }
 }

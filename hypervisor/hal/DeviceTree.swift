@@ -106,12 +106,34 @@ struct DeviceTreeReader {
 }
 
 extension BootInformation {
-  /// The value of `key=` in the space-separated bootargs, or nil.
-  func argument(_ key: StaticString) -> [UInt8]? {
+  /// Where the hypervisor's own words end: the index of a ` -- ` word, or the count.
+  private var separatorIndex: Int {
     var start = 0
     while start < bootArguments.count {
       var end = start
       while end < bootArguments.count && bootArguments[end] != 0x20 { end += 1 }
+      if end - start == 2 && bootArguments[start] == 0x2D && bootArguments[start + 1] == 0x2D {
+        return start
+      }
+      start = end + 1
+    }
+    return bootArguments.count
+  }
+
+  /// The words after `--`: passed on to the guest's command line (empty when there are none).
+  var wordsAfterSeparator: [UInt8] {
+    let separator = separatorIndex
+    guard separator + 3 < bootArguments.count else { return [] }
+    return Array(bootArguments[(separator + 3)...])
+  }
+
+  /// The value of `key=` in the space-separated bootargs before any `--`, or nil.
+  func argument(_ key: StaticString) -> [UInt8]? {
+    var start = 0
+    let limit = separatorIndex
+    while start < limit {
+      var end = start
+      while end < limit && bootArguments[end] != 0x20 { end += 1 }
       let keyLength = key.utf8CodeUnitCount
       if end - start > keyLength && bootArguments[start + keyLength] == UInt8(ascii: "=")
         && bytesEqual(bootArguments[start..<(start + keyLength)], key)

@@ -36,6 +36,20 @@ enum GICDistributor {
   }
 
   static var lineCount: Int { Int((mmio_read32(base + 0x004) & 0x1F) + 1) * 32 }
+
+  /// GICD_ITARGETSR byte of SPI `interrupt`: the physical CPUs (bit n = CPU interface n) it
+  /// is delivered to (IHI 0048B 4.3.12).
+  static func setTargets(_ interrupt: UInt32, cpuMask: UInt8) {
+    mmio_write8(base + 0x800 + UInt64(interrupt), cpuMask)
+  }
+
+  /// GICD_SGIR (IHI 0048B 4.3.15): SGI `interrupt` to the CPU interfaces in `cpuMask`
+  /// (TargetListFilter = 0b00, CPUTargetList [23:16], SGIINTID [3:0]). A DSB first, so that
+  /// whatever the target is told to look at is visible before the interrupt arrives.
+  static func sendSoftwareInterrupt(_ interrupt: UInt32, cpuMask: UInt8) {
+    hal_dsb_ish()
+    mmio_write32(base + 0xF00, UInt32(cpuMask) << 16 | (interrupt & 0xF))
+  }
 }
 
 /// The physical GICv2 CPU interface (IHI 0048B, 4.4), run with EOImode = 1 so that EOIR
@@ -66,7 +80,8 @@ enum GICHypervisorInterface {
   /// GICH_VTR.ListRegs + 1.
   static var listRegisterCount: Int { Int(mmio_read32(base + 0x004) & 0x3F) + 1 }
 
-  /// GICH_HCR: bit 0 En, bit 1 UIE (maintenance interrupt when at most one LR is valid).
+  /// GICH_HCR (IHI 0048B 5.3.1): bit 0 En, bit 1 UIE (underflow: maintenance interrupt while
+  /// at most one LR is valid).
   static func setControl(enabled: Bool, underflowInterrupt: Bool) {
     mmio_write32(base + 0x000, (enabled ? 1 : 0) | (underflowInterrupt ? 2 : 0))
   }

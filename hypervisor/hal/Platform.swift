@@ -11,6 +11,9 @@ enum Platform {
   static let uartInterrupt: UInt32 = 33
   /// GICv2 maintenance interrupt: PPI 9.
   static let maintenanceInterrupt: UInt32 = 25
+  /// The physical SGI one physical CPU sends another to make it exit its guest and look at
+  /// its vCPU's virtual interrupts again (a "kick"; KVM's kvm_vcpu_kick does the same).
+  static let kickInterrupt: UInt32 = 1
   /// Where QEMU places its DTB when it boots an ELF with -kernel.
   static let defaultDeviceTreeAddress: UInt64 = 0x4000_0000
 }
@@ -39,6 +42,19 @@ enum CPU {
   /// Physical wait for interrupt at EL2 (wakes on any pending IRQ even while masked).
   @inline(__always) static func waitForInterrupt() { hal_wfi() }
   @inline(__always) static func waitForEvent() { hal_wfe() }
+  /// Wakes physical CPUs waiting in WFE.
+  @inline(__always) static func sendEvent() { hal_sev() }
+  /// Cleans [address, address + size) from the data caches to the point of coherency, for data
+  /// the hypervisor wrote that a guest reads with its MMU (and so its caches) off.
+  static func cleanToPointOfCoherency(address: UInt64, size: UInt64) {
+    let line = hal_data_cache_line_size()
+    var cursor = address & ~(line - 1)
+    while cursor < address + size {
+      hal_dc_cvac(cursor)
+      cursor += line
+    }
+    hal_dsb_sy()
+  }
   static func halt() -> Never {
     while true { hal_wfe() }
   }
@@ -69,4 +85,17 @@ enum Firmware {
   static func cpuOn(targetAffinity: UInt64, entry: UInt64, context: UInt64) -> Int64 {
     Int64(bitPattern: hal_smc_call(0xC400_0003, targetAffinity, entry, context))
   }
+}
+
+/// A spinlock shared by physical CPUs (hal.h: exclusive swap with acquire, release + SEV).
+struct SpinLock {
+  private let word: UnsafeMutablePointer<UInt32>
+
+  init() {
+    word = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+    word.initialize(to: 0)
+  }
+
+  @inline(__always) func lock() { hal_spin_lock(word) }
+  @inline(__always) func unlock() { hal_spin_unlock(word) }
 }

@@ -127,11 +127,14 @@ public struct ExitPairer<Sink: ExitSink> {
     }
 
     public var sink: Sink
-    public private(set) var diagnostics = PairingDiagnostics()
+    public var diagnostics: PairingDiagnostics { counters }
     /// Earliest and latest timestamps seen on any CPU (the trace's span); `firstTimestamp > lastTimestamp`
     /// while nothing was consumed.
-    public private(set) var firstTimestamp: UInt64 = .max
-    public private(set) var lastTimestamp: UInt64 = 0
+    public var firstTimestamp: UInt64 { earliest }
+    public var lastTimestamp: UInt64 { latest }
+    @usableFromInline var counters = PairingDiagnostics()
+    @usableFromInline var earliest: UInt64 = .max
+    @usableFromInline var latest: UInt64 = 0
     @usableFromInline var cpus: [CPUState]
 
     public init(sink: Sink, cpuCount: Int = 1) {
@@ -143,23 +146,58 @@ public struct ExitPairer<Sink: ExitSink> {
     public var cpuCount: Int { cpus.count }
 
     /// Consumes one event of `cpu`'s ring. Events of one CPU must come in ring order; CPUs may interleave.
-    @inline(__always)
-    public mutating func consume(_ event: TraceEvent, timestamp rawTimestamp: UInt64, cpu: Int) {
-        if _slowPath(cpu >= cpus.count) { cpus += Array(repeating: CPUState(), count: cpu + 1 - cpus.count) }
-        diagnostics.events &+= 1
-        var timestamp = rawTimestamp
-        if _slowPath(timestamp < cpus[cpu].lastTimestamp) {
-            diagnostics.nonMonotonicTimestamps &+= 1
-            timestamp = cpus[cpu].lastTimestamp
+    @inlinable
+    public mutating func consume(_ event: TraceEvent, timestamp: UInt64, cpu: Int) {
+        var run = beginRun(cpu: cpu)
+        consume(event, timestamp: timestamp, in: &run)
+        endRun(run)
+    }
+
+    /// One CPU's state taken out of the pairer for a run of that CPU's events (a page): the hot
+    /// loop then works on a local instead of indexing (and uniqueness-checking) the per-CPU array
+    /// for every event. Hand it back with `endRun` before consuming events of the same CPU otherwise.
+    public struct Run {
+        @usableFromInline let cpu: Int
+        @usableFromInline var state: CPUState
+
+        @inlinable
+        init(cpu: Int, state: CPUState) {
+            self.cpu = cpu
+            self.state = state
         }
-        cpus[cpu].lastTimestamp = timestamp
-        if _slowPath(timestamp < firstTimestamp) { firstTimestamp = timestamp }
-        if timestamp > lastTimestamp { lastTimestamp = timestamp }
+    }
+
+    /// Starts a run of events of `cpu` (see `Run`).
+    @inlinable
+    public mutating func beginRun(cpu: Int) -> Run {
+        if _slowPath(cpu >= cpus.count) { cpus += Array(repeating: CPUState(), count: cpu + 1 - cpus.count) }
+        return Run(cpu: cpu, state: cpus[cpu])
+    }
+
+    /// Stores a run's CPU state back.
+    @inlinable
+    public mutating func endRun(_ run: Run) {
+        cpus[run.cpu] = run.state
+    }
+
+    /// Consumes the next event of `run`'s CPU.
+    @inlinable @inline(__always)
+    public mutating func consume(_ event: TraceEvent, timestamp rawTimestamp: UInt64, in run: inout Run) {
+        let cpu = run.cpu
+        counters.events &+= 1
+        var timestamp = rawTimestamp
+        if _slowPath(timestamp < run.state.lastTimestamp) {
+            counters.nonMonotonicTimestamps &+= 1
+            timestamp = run.state.lastTimestamp
+        }
+        run.state.lastTimestamp = timestamp
+        if _slowPath(timestamp < earliest) { earliest = timestamp }
+        if timestamp > latest { latest = timestamp }
 
         switch event {
         case let .exitEntry(ec, iss, vcpu):
-            if cpus[cpu].isOpen {
-                diagnostics.entriesFollowedByEntry &+= 1
+            if run.state.isOpen {
+                counters.entriesFollowedByEntry &+= 1
                 sink.exitAbandoned(cpu: cpu)
             }
             let reason = ExitReason(ec: ec, iss: iss)
@@ -168,77 +206,77 @@ public struct ExitPairer<Sink: ExitSink> {
                 details.sysreg = SysregEncoding.fromISS(iss).encoding
                 details.present = ExitDetails.sysregister
             }
-            cpus[cpu].isOpen = true
-            cpus[cpu].exit = PairedExit(cpu: UInt16(truncatingIfNeeded: cpu), vcpu: vcpu, reason: reason,
+            run.state.isOpen = true
+            run.state.exit = PairedExit(cpu: UInt16(truncatingIfNeeded: cpu), vcpu: vcpu, reason: reason,
                                         entryTimestamp: timestamp, latency: 0, details: details)
             sink.exitBegan(cpu: cpu, reason: reason, timestamp: timestamp)
         case .exitReturn:
-            guard cpus[cpu].isOpen else {
-                diagnostics.returnsWithoutEntry &+= 1
+            guard run.state.isOpen else {
+                counters.returnsWithoutEntry &+= 1
                 return
             }
-            cpus[cpu].isOpen = false
-            cpus[cpu].exit.latency = timestamp - cpus[cpu].exit.entryTimestamp
-            diagnostics.pairedExits &+= 1
-            sink.exitCompleted(cpus[cpu].exit, returnTimestamp: timestamp)
+            run.state.isOpen = false
+            run.state.exit.latency = timestamp - run.state.exit.entryTimestamp
+            counters.pairedExits &+= 1
+            sink.exitCompleted(run.state.exit, returnTimestamp: timestamp)
         case let .lostEvents(count):
-            diagnostics.lostEvents &+= count
-            cutOpenExit(cpu: cpu)
+            counters.lostEvents &+= count
+            cutOpenExit(&run)
         case let .hypercall(_, _, functionID):
-            guard isOpen(cpu) else { return }
-            if !cpus[cpu].exit.details.has(ExitDetails.hypercall) {
-                cpus[cpu].exit.details.functionID = functionID
-                cpus[cpu].exit.details.present |= ExitDetails.hypercall
+            guard isOpen(run) else { return }
+            if !run.state.exit.details.has(ExitDetails.hypercall) {
+                run.state.exit.details.functionID = functionID
+                run.state.exit.details.present |= ExitDetails.hypercall
             }
             sink.detailSeen(cpu: cpu, kind: .hypercall, value: functionID)
         case let .stage2Fault(_, _, outcome):
-            guard isOpen(cpu) else { return }
-            if !cpus[cpu].exit.details.has(ExitDetails.stage2) {
-                cpus[cpu].exit.details.stage2Outcome = outcome.rawValue
-                cpus[cpu].exit.details.present |= ExitDetails.stage2
+            guard isOpen(run) else { return }
+            if !run.state.exit.details.has(ExitDetails.stage2) {
+                run.state.exit.details.stage2Outcome = outcome.rawValue
+                run.state.exit.details.present |= ExitDetails.stage2
             }
         case let .mmioAccess(device, _, _, _):
-            guard isOpen(cpu) else { return }
-            if !cpus[cpu].exit.details.has(ExitDetails.device) {
-                cpus[cpu].exit.details.device = device
-                cpus[cpu].exit.details.present |= ExitDetails.device
+            guard isOpen(run) else { return }
+            if !run.state.exit.details.has(ExitDetails.device) {
+                run.state.exit.details.device = device
+                run.state.exit.details.present |= ExitDetails.device
             }
             sink.detailSeen(cpu: cpu, kind: .device, value: UInt32(device))
         case let .physicalIRQ(intid):
-            guard isOpen(cpu) else { return }
-            if !cpus[cpu].exit.details.has(ExitDetails.interrupt) {
-                cpus[cpu].exit.details.intid = intid
-                cpus[cpu].exit.details.present |= ExitDetails.interrupt
+            guard isOpen(run) else { return }
+            if !run.state.exit.details.has(ExitDetails.interrupt) {
+                run.state.exit.details.intid = intid
+                run.state.exit.details.present |= ExitDetails.interrupt
             }
             sink.detailSeen(cpu: cpu, kind: .interrupt, value: UInt32(intid))
         case let .sysregTrap(encoding, _):
-            guard isOpen(cpu) else { return }
-            cpus[cpu].exit.details.sysreg = encoding
-            cpus[cpu].exit.details.present |= ExitDetails.sysregister
+            guard isOpen(run) else { return }
+            run.state.exit.details.sysreg = encoding
+            run.state.exit.details.present |= ExitDetails.sysregister
             sink.detailSeen(cpu: cpu, kind: .sysreg, value: UInt32(encoding))
         case let .waitForInterrupt(kind):
-            guard isOpen(cpu) else { return }
+            guard isOpen(run) else { return }
             let refined = ExitReason(waitKind: kind)
-            if cpus[cpu].exit.reason.isWFx && cpus[cpu].exit.reason != refined {
-                cpus[cpu].exit.reason = refined
+            if run.state.exit.reason.isWFx && run.state.exit.reason != refined {
+                run.state.exit.reason = refined
                 sink.exitReasonRefined(cpu: cpu, reason: refined)
             }
         case let .spanEnter(phase):
-            guard isOpen(cpu) else { return }
+            guard isOpen(run) else { return }
             sink.phaseEntered(cpu: cpu, phase: phase, timestamp: timestamp)
         case let .spanLeave(phase):
-            guard isOpen(cpu) else { return }
+            guard isOpen(run) else { return }
             sink.phaseLeft(cpu: cpu, phase: phase, timestamp: timestamp)
         case .hypercallResult, .virtualIRQ, .guestMarker:
-            _ = isOpen(cpu)
+            _ = isOpen(run)
         }
     }
 
-    /// True if `cpu` has an open exit; otherwise counts an event outside any exit.
-    @inline(__always)
-    mutating func isOpen(_ cpu: Int) -> Bool {
-        if cpus[cpu].isOpen { return true }
-        diagnostics.eventsOutsideExits &+= 1
+    /// True if `run`'s CPU has an open exit; otherwise counts an event outside any exit.
+    @inlinable @inline(__always)
+    mutating func isOpen(_ run: Run) -> Bool {
+        if run.state.isOpen { return true }
+        counters.eventsOutsideExits &+= 1
         return false
     }
 
@@ -249,12 +287,19 @@ public struct ExitPairer<Sink: ExitSink> {
         cutOpenExit(cpu: cpu)
     }
 
-    @inline(__always)
+    @inlinable
     mutating func cutOpenExit(cpu: Int) {
-        if cpus[cpu].isOpen {
-            cpus[cpu].isOpen = false
-            diagnostics.entriesCutByLostData &+= 1
-            sink.exitAbandoned(cpu: cpu)
+        var run = Run(cpu: cpu, state: cpus[cpu])
+        cutOpenExit(&run)
+        endRun(run)
+    }
+
+    @inlinable
+    mutating func cutOpenExit(_ run: inout Run) {
+        if run.state.isOpen {
+            run.state.isOpen = false
+            counters.entriesCutByLostData &+= 1
+            sink.exitAbandoned(cpu: run.cpu)
         }
     }
 
@@ -262,7 +307,7 @@ public struct ExitPairer<Sink: ExitSink> {
     public mutating func finish() {
         for cpu in cpus.indices where cpus[cpu].isOpen {
             cpus[cpu].isOpen = false
-            diagnostics.entriesOpenAtEnd &+= 1
+            counters.entriesOpenAtEnd &+= 1
             sink.exitAbandoned(cpu: cpu)
         }
     }

@@ -62,10 +62,31 @@ public struct TraceTextFormatter {
         if case let .exitEntry(_, _, vcpu) = timed.event, cpu < currentVCPU.count { currentVCPU[cpu] = vcpu }
         let relative = timed.timestamp >= start ? nanoseconds(ticks: timed.timestamp - start) : 0
         let vcpuText = cpu < currentVCPU.count ? currentVCPU[cpu].map(Self.vcpuName) ?? "-" : "-"
-        var line = pad(String(relative), 14) + " " + pad(String(timed.timestamp), 16) + " " + pad(String(timed.cpu), 3)
-        line += " " + pad(vcpuText, 5) + " " + "\(timed.event.id.name)".padding(16)
+        // Built in one buffer: every column is ASCII, so widths are UTF-8 byte counts.
+        var line = ""
+        line.reserveCapacity(128)
+        Self.appendRightAligned(String(relative), width: 14, to: &line)
+        line += " "
+        Self.appendRightAligned(String(timed.timestamp), width: 16, to: &line)
+        line += " "
+        Self.appendRightAligned(String(timed.cpu), width: 3, to: &line)
+        line += " "
+        Self.appendRightAligned(vcpuText, width: 5, to: &line)
+        line += " "
+        let name = "\(timed.event.id.name)"
+        line += name
         let fields = Self.fields(timed.event)
-        return fields.isEmpty ? String(line.trimmingTrailingSpaces()) : line + " " + fields
+        if fields.isEmpty { return line }
+        for _ in name.utf8.count..<max(name.utf8.count, 16) { line += " " }
+        return line + " " + fields
+    }
+
+    /// Appends `text` right-aligned in `width` columns (ASCII text).
+    @inline(__always)
+    private static func appendRightAligned(_ text: String, width: Int, to line: inout String) {
+        let length = text.utf8.count
+        if length < width { for _ in length..<width { line += " " } }
+        line += text
     }
 
     /// "vm.index" from the packed vCPU id (VM in bits 15:8, index in 7:0).
@@ -79,10 +100,10 @@ public struct TraceTextFormatter {
         case .exitReturn:
             return ""
         case let .hypercall(conduit, immediate, functionID):
-            let name = HypercallName.name(functionID: functionID).map { " (\($0))" } ?? ""
+            let name = HypercallNames.knownName(functionID).map { " (\($0))" } ?? ""
             return "\(conduit == .hvc ? "hvc" : "smc") #\(immediate) fn=0x\(hex(UInt64(functionID), digits: 8))\(name)"
         case let .hypercallResult(value):
-            let name = value <= 0 ? HypercallName.pscireturnName(value).map { " (\($0))" } ?? "" : ""
+            let name = value <= 0 ? HypercallNames.psciReturnName(value).map { " (\($0))" } ?? "" : ""
             return "x0=\(value)\(name)"
         case let .stage2Fault(ipa, access, outcome):
             return "ipa=0x\(hex(ipa)) \(accessText(access)) outcome=\(outcome.name)"
@@ -90,13 +111,13 @@ public struct TraceTextFormatter {
             let deviceName = MMIODevice(rawValue: device).map { "\($0.name)" } ?? "dev\(device)"
             return "dev=\(deviceName) off=0x\(hex(UInt64(offset))) \(accessText(access)) value=0x\(hex(value))"
         case let .physicalIRQ(intid):
-            return "intid=\(intid)" + (InterruptName.name(intid: intid).map { " (\($0))" } ?? "")
+            return "intid=\(intid)" + (InterruptNames.knownName(intid).map { " (\($0))" } ?? "")
         case let .virtualIRQ(intid, vcpu):
-            return "intid=\(intid)" + (InterruptName.name(intid: intid).map { " (\($0))" } ?? "") + " vcpu=\(vcpuName(vcpu))"
+            return "intid=\(intid)" + (InterruptNames.knownName(intid).map { " (\($0))" } ?? "") + " vcpu=\(vcpuName(vcpu))"
         case let .waitForInterrupt(kind):
             return "\(kind.name)"
         case let .sysregTrap(encoding, isWrite):
-            return "reg=\(SystemRegisterName.name(encoding: encoding)) \(isWrite ? "write" : "read")"
+            return "reg=\(SysregNames.name(encoding)) \(isWrite ? "write" : "read")"
         case let .spanEnter(phase), let .spanLeave(phase):
             return "phase=" + (HandlerPhase(rawValue: phase).map { "\($0.name)" } ?? "phase\(phase)")
         case let .guestMarker(id, value):
@@ -108,23 +129,6 @@ public struct TraceTextFormatter {
 
     static func accessText(_ access: AccessInfo) -> String {
         "\(access.isWrite ? "write" : "read") \(access.sizeInBytes)B" + (access.syndromeValid ? "" : " no-isv")
-    }
-
-    private func pad(_ text: String, _ width: Int) -> String {
-        text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
-    }
-}
-
-extension String {
-    /// Left-aligned in `width` columns.
-    func padding(_ width: Int) -> String {
-        count >= width ? self : self + String(repeating: " ", count: width - count)
-    }
-
-    func trimmingTrailingSpaces() -> Substring {
-        var result = self[...]
-        while result.last == " " { result = result.dropLast() }
-        return result
     }
 }
 

@@ -1,64 +1,65 @@
 // Human names for the numbers inside events: exit reasons, SMCCC/PSCI functions, interrupt ids,
-// system registers. Used by `dump` and the reports.
+// system registers. One table each, used by `dump`, `report`, `flame` and `compare` alike.
 
-/// Names for exit reasons (`exitEntry.ec`): ESR_EL2 classes plus the asynchronous exits.
+/// Names for exit reasons (`exitEntry.ec`): ESR_EL2 classes plus the asynchronous exits, spelled
+/// as `ExitReason` spells them (`EC_0x2A` for classes without a name). A trapped WFx keeps its
+/// class name here; the analyses split it by ISS.TI (`ExitReason`).
 public enum ExitReasonName {
-    /// `HVC64`, `DABT_LOW`, `IRQ`, or `EC_0x2a` for classes without a name.
     public static func name(ec: UInt8) -> String {
-        if let known = ExceptionClass(rawValue: ec) { return "\(known.name)" }
-        if let async = AsynchronousExit(rawValue: ec) { return "\(async.name)" }
-        return "EC_0x" + hex(UInt64(ec), digits: 2)
+        if ec == ExceptionClass.wfx.rawValue { return "\(ExceptionClass.wfx.name)" }
+        return ExitReason(ec: ec, iss: 0).name
     }
 }
 
-/// SMCCC function ids the hypervisor sees (DEN0028 SMC Calling Convention; DEN0022 PSCI 1.1 §5.1;
-/// the trace hypercalls of `TraceHypercall`).
-public enum HypercallName {
-    /// The function's name, without the SMC32/SMC64 distinction; nil when unknown.
-    public static func name(functionID: UInt32) -> String? {
-        switch functionID {
-        case 0x8000_0000: return "SMCCC_VERSION"
-        case 0x8000_0001: return "SMCCC_ARCH_FEATURES"
-        case 0x8000_0002: return "SMCCC_ARCH_SOC_ID"
-        case 0x8000_8000: return "SMCCC_ARCH_WORKAROUND_1"
-        case 0x8000_7FFF: return "SMCCC_ARCH_WORKAROUND_2"
-        case 0x8000_3FFF: return "SMCCC_ARCH_WORKAROUND_3"
-        case TraceHypercall.guestMarker: return "HVTRACE_MARKER"
-        case TraceHypercall.setTracing: return "HVTRACE_SET_TRACING"
-        case TraceHypercall.flush: return "HVTRACE_FLUSH"
-        case TraceHypercall.debugPanic: return "HVTRACE_DEBUG_PANIC"
-        default: break
+/// SMCCC function ids (DEN0028) and PSCI function ids (DEN0022) the guests we run use, plus our own
+/// tracing hypercalls. 32- and 64-bit calling conventions of one function share a name.
+public enum HypercallNames {
+    static let table: [UInt32: String] = {
+        var table: [UInt32: String] = [
+            0x8000_0000: "SMCCC_VERSION",
+            0x8000_0001: "SMCCC_ARCH_FEATURES",
+            0x8000_0002: "SMCCC_ARCH_SOC_ID",
+            0x8000_7FFF: "SMCCC_ARCH_WORKAROUND_2",
+            0x8000_8000: "SMCCC_ARCH_WORKAROUND_1",
+            0x8000_3FFF: "SMCCC_ARCH_WORKAROUND_3",
+            0x8400_0000: "PSCI_VERSION",
+            0x8400_0002: "CPU_OFF",
+            0x8400_0006: "MIGRATE_INFO_TYPE",
+            0x8400_0008: "SYSTEM_OFF",
+            0x8400_0009: "SYSTEM_RESET",
+            0x8400_000A: "PSCI_FEATURES",
+            0x8400_000B: "CPU_FREEZE",
+            0x8400_000F: "PSCI_SET_SUSPEND_MODE",
+            0x8400_0013: "MEM_PROTECT",
+            TraceHypercall.guestMarker: "HVTRACE_MARKER",
+            TraceHypercall.setTracing: "HVTRACE_SET_TRACING",
+            TraceHypercall.flush: "HVTRACE_FLUSH",
+            TraceHypercall.debugPanic: "HVTRACE_DEBUG_PANIC",
+        ]
+        // Functions with both an SMC32 (0x84…) and an SMC64 (0xC4…) form.
+        let bothConventions: [(UInt32, String)] = [
+            (0x01, "CPU_SUSPEND"), (0x03, "CPU_ON"), (0x04, "AFFINITY_INFO"), (0x05, "MIGRATE"),
+            (0x07, "MIGRATE_INFO_UP_CPU"), (0x0C, "CPU_DEFAULT_SUSPEND"), (0x0D, "NODE_HW_STATE"),
+            (0x0E, "SYSTEM_SUSPEND"), (0x10, "PSCI_STAT_RESIDENCY"), (0x11, "PSCI_STAT_COUNT"),
+            (0x12, "SYSTEM_RESET2"), (0x14, "MEM_PROTECT_CHECK_RANGE"),
+        ]
+        for (number, name) in bothConventions {
+            table[0x8400_0000 | number] = name
+            table[0xC400_0000 | number] = name
         }
-        // PSCI: owner 4 (standard secure service), function numbers 0x00-0x1F; SMC32 0x84.., SMC64 0xC4...
-        guard functionID & 0xBFFF_FFE0 == 0x8400_0000 else { return nil }
-        switch functionID & 0x1F {
-        case 0x00: return "PSCI_VERSION"
-        case 0x01: return "PSCI_CPU_SUSPEND"
-        case 0x02: return "PSCI_CPU_OFF"
-        case 0x03: return "PSCI_CPU_ON"
-        case 0x04: return "PSCI_AFFINITY_INFO"
-        case 0x05: return "PSCI_MIGRATE"
-        case 0x06: return "PSCI_MIGRATE_INFO_TYPE"
-        case 0x07: return "PSCI_MIGRATE_INFO_UP_CPU"
-        case 0x08: return "PSCI_SYSTEM_OFF"
-        case 0x09: return "PSCI_SYSTEM_RESET"
-        case 0x0A: return "PSCI_FEATURES"
-        case 0x0B: return "PSCI_CPU_FREEZE"
-        case 0x0C: return "PSCI_CPU_DEFAULT_SUSPEND"
-        case 0x0D: return "PSCI_NODE_HW_STATE"
-        case 0x0E: return "PSCI_SYSTEM_SUSPEND"
-        case 0x0F: return "PSCI_SET_SUSPEND_MODE"
-        case 0x10: return "PSCI_STAT_RESIDENCY"
-        case 0x11: return "PSCI_STAT_COUNT"
-        case 0x12: return "PSCI_SYSTEM_RESET2"
-        case 0x13: return "PSCI_MEM_PROTECT"
-        case 0x14: return "PSCI_MEM_PROTECT_CHECK_RANGE"
-        default: return nil
-        }
+        return table
+    }()
+
+    /// The function's name, nil when no table entry names it.
+    public static func knownName(_ functionID: UInt32) -> String? { table[functionID] }
+
+    /// The function's name, or its id in hex.
+    public static func name(_ functionID: UInt32) -> String {
+        table[functionID] ?? hexLiteral(UInt64(functionID), digits: 8)
     }
 
-    /// PSCI return codes (DEN0022 §5.2.2).
-    public static func pscireturnName(_ value: Int64) -> String? {
+    /// PSCI return codes (DEN0022 §5.2.2), as x0 holds them after a PSCI call.
+    public static func psciReturnName(_ value: Int64) -> String? {
         switch value {
         case 0: return "SUCCESS"
         case -1: return "NOT_SUPPORTED"
@@ -75,49 +76,73 @@ public enum HypercallName {
     }
 }
 
-/// Interrupt ids on the QEMU virt board with GICv2 (PPIs 16-31, SPIs from 32).
-public enum InterruptName {
-    public static func name(intid: UInt16) -> String? {
+/// Names of the interrupt ids on our QEMU virt platform (GICv2; common.md "Fixed platform decisions").
+/// No spaces, so a name is one word in folded stacks and `key=value` dump fields.
+public enum InterruptNames {
+    /// The interrupt's name, nil for an INTID without one.
+    public static func knownName(_ intid: UInt16) -> String? {
         switch intid {
-        case 25: return "gic_maintenance"  // PPI 9
+        case 0...15: return "sgi\(intid)"
+        case 25: return "gic_maintenance"  // PPI 9, the GICH maintenance interrupt
         case 26: return "hyp_timer"        // PPI 10, CNTHP
         case 27: return "virt_timer"       // PPI 11, CNTV
-        case 29: return "sec_phys_timer"   // PPI 13
+        case 29: return "sec_phys_timer"   // PPI 13, CNTPS
         case 30: return "phys_timer"       // PPI 14, CNTP
-        case 33: return "pl011"            // SPI 1
-        default: return intid < 16 ? "sgi\(intid)" : nil
+        case 33: return "pl011"            // SPI 1, the UART
+        case 1020...1023: return "spurious"
+        default: return nil
         }
     }
+
+    /// The interrupt's name, or `intidN`.
+    public static func name(_ intid: UInt16) -> String { knownName(intid) ?? "intid\(intid)" }
 }
 
-/// Names for trapped system registers (Arm ARM D19 register index), by `SysregEncoding` key.
-public enum SystemRegisterName {
-    public static func name(encoding: UInt16) -> String {
-        let e = encoding
-        let key = (SysregEncoding.op0(e), SysregEncoding.op1(e), SysregEncoding.crn(e), SysregEncoding.crm(e), SysregEncoding.op2(e))
-        switch key {
-        case (3, 0, 1, 0, 0): return "SCTLR_EL1"
-        case (3, 0, 1, 0, 2): return "CPACR_EL1"
-        case (3, 0, 2, 0, 0): return "TTBR0_EL1"
-        case (3, 0, 2, 0, 1): return "TTBR1_EL1"
-        case (3, 0, 2, 0, 2): return "TCR_EL1"
-        case (3, 0, 5, 1, 0): return "AFSR0_EL1"
-        case (3, 0, 5, 2, 0): return "ESR_EL1"
-        case (3, 0, 6, 0, 0): return "FAR_EL1"
-        case (3, 0, 10, 2, 0): return "MAIR_EL1"
-        case (3, 0, 13, 0, 1): return "CONTEXTIDR_EL1"
-        case (3, 0, 0, 0, 5): return "MPIDR_EL1"
-        case (3, 0, 0, 0, 0): return "MIDR_EL1"
-        case (3, 3, 14, 0, 1): return "CNTPCT_EL0"
-        case (3, 3, 14, 2, 1): return "CNTP_CTL_EL0"
-        case (3, 3, 14, 2, 2): return "CNTP_CVAL_EL0"
-        case (3, 3, 9, 12, 0): return "PMCR_EL0"
-        case (2, 0, 0, 2, 2): return "MDSCR_EL1"
-        case (3, 0, 12, 11, 5): return "ICC_SGI1R_EL1"
-        case (2, 0, 1, 0, 4): return "OSLAR_EL1"
-        default:
-            return "S\(key.0)_\(key.1)_C\(key.2)_C\(key.3)_\(key.4)"
+/// Names of the EL0/EL1 system registers guests commonly trap on, by `SysregEncoding` key
+/// (Arm ARM D19 "AArch64 System Register Descriptions"; encodings as in Linux's `sysreg.h`).
+public enum SysregNames {
+    static let table: [UInt16: String] = {
+        let entries: [(UInt8, UInt8, UInt8, UInt8, UInt8, String)] = [
+            (2, 0, 0, 2, 2, "MDSCR_EL1"), (2, 0, 1, 0, 4, "OSLAR_EL1"), (2, 0, 1, 1, 4, "OSLSR_EL1"),
+            (2, 0, 1, 3, 4, "OSDLR_EL1"),
+            (3, 0, 0, 0, 0, "MIDR_EL1"), (3, 0, 0, 0, 5, "MPIDR_EL1"), (3, 0, 0, 0, 6, "REVIDR_EL1"),
+            (3, 0, 0, 4, 0, "ID_AA64PFR0_EL1"), (3, 0, 0, 4, 1, "ID_AA64PFR1_EL1"),
+            (3, 0, 0, 5, 0, "ID_AA64DFR0_EL1"), (3, 0, 0, 5, 1, "ID_AA64DFR1_EL1"),
+            (3, 0, 0, 6, 0, "ID_AA64ISAR0_EL1"), (3, 0, 0, 6, 1, "ID_AA64ISAR1_EL1"),
+            (3, 0, 0, 7, 0, "ID_AA64MMFR0_EL1"), (3, 0, 0, 7, 1, "ID_AA64MMFR1_EL1"),
+            (3, 0, 0, 7, 2, "ID_AA64MMFR2_EL1"),
+            (3, 0, 1, 0, 0, "SCTLR_EL1"), (3, 0, 1, 0, 1, "ACTLR_EL1"), (3, 0, 1, 0, 2, "CPACR_EL1"),
+            (3, 0, 2, 0, 0, "TTBR0_EL1"), (3, 0, 2, 0, 1, "TTBR1_EL1"), (3, 0, 2, 0, 2, "TCR_EL1"),
+            (3, 0, 4, 6, 0, "ICC_PMR_EL1"),
+            (3, 0, 5, 1, 0, "AFSR0_EL1"), (3, 0, 5, 1, 1, "AFSR1_EL1"), (3, 0, 5, 2, 0, "ESR_EL1"),
+            (3, 0, 6, 0, 0, "FAR_EL1"), (3, 0, 7, 4, 0, "PAR_EL1"),
+            (3, 0, 10, 2, 0, "MAIR_EL1"), (3, 0, 10, 3, 0, "AMAIR_EL1"),
+            (3, 0, 12, 0, 0, "VBAR_EL1"), (3, 0, 12, 11, 5, "ICC_SGI1R_EL1"),
+            (3, 0, 12, 12, 0, "ICC_IAR1_EL1"), (3, 0, 12, 12, 1, "ICC_EOIR1_EL1"),
+            (3, 0, 12, 12, 5, "ICC_SRE_EL1"), (3, 0, 12, 12, 7, "ICC_IGRPEN1_EL1"),
+            (3, 0, 13, 0, 1, "CONTEXTIDR_EL1"), (3, 0, 13, 0, 4, "TPIDR_EL1"),
+            (3, 0, 14, 1, 0, "CNTKCTL_EL1"),
+            (3, 1, 0, 0, 0, "CCSIDR_EL1"), (3, 1, 0, 0, 1, "CLIDR_EL1"), (3, 2, 0, 0, 0, "CSSELR_EL1"),
+            (3, 3, 0, 0, 1, "CTR_EL0"), (3, 3, 0, 0, 7, "DCZID_EL0"),
+            (3, 3, 9, 12, 0, "PMCR_EL0"), (3, 3, 9, 13, 0, "PMCCNTR_EL0"),
+            (3, 3, 13, 0, 2, "TPIDR_EL0"),
+            (3, 3, 14, 0, 0, "CNTFRQ_EL0"), (3, 3, 14, 0, 1, "CNTPCT_EL0"), (3, 3, 14, 0, 2, "CNTVCT_EL0"),
+            (3, 3, 14, 2, 0, "CNTP_TVAL_EL0"), (3, 3, 14, 2, 1, "CNTP_CTL_EL0"),
+            (3, 3, 14, 2, 2, "CNTP_CVAL_EL0"), (3, 3, 14, 3, 0, "CNTV_TVAL_EL0"),
+            (3, 3, 14, 3, 1, "CNTV_CTL_EL0"), (3, 3, 14, 3, 2, "CNTV_CVAL_EL0"),
+        ]
+        var table: [UInt16: String] = [:]
+        for (op0, op1, crn, crm, op2, name) in entries {
+            table[SysregEncoding.make(op0: op0, op1: op1, crn: crn, crm: crm, op2: op2)] = name
         }
+        return table
+    }()
+
+    /// The register's name, or the generic `S<op0>_<op1>_C<n>_C<m>_<op2>` spelling assemblers accept.
+    public static func name(_ encoding: UInt16) -> String {
+        if let name = table[encoding] { return name }
+        return "S\(SysregEncoding.op0(encoding))_\(SysregEncoding.op1(encoding))_C\(SysregEncoding.crn(encoding))"
+            + "_C\(SysregEncoding.crm(encoding))_\(SysregEncoding.op2(encoding))"
     }
 }
 

@@ -21,7 +21,7 @@ public struct TracePage {
 public final class PageSource {
     public let reader: TraceFileReader
     @usableFromInline let pageSize: Int
-    private let cpuCount: Int
+    @usableFromInline let cpuCount: Int
     /// Next expected sequence per CPU (nil before the CPU's first page).
     @exclusivity(unchecked) private var expectedSequence: [UInt64?]
     /// lost_events records seen per CPU (to compare with the final ring counters).
@@ -41,6 +41,11 @@ public final class PageSource {
         self.init(reader: try TraceFileReader(path: path))
     }
 
+    /// Streams the pages of an .hvt file already in memory (`name` stands for its path in messages).
+    public convenience init(bytes: [UInt8], name: String) throws(TraceFileError) {
+        self.init(reader: try TraceFileReader(bytes: bytes, name: name))
+    }
+
     public var header: TraceFileHeader { reader.header }
     public var diagnostics: DecodeDiagnostics { reader.diagnostics }
 
@@ -55,23 +60,80 @@ public final class PageSource {
     }
 
     /// Calls `body` for every event of every page in file order (so each CPU's events in time
-    /// order), counting record corruption. The fast per-CPU API: ≈ one `PageDecoder.next()` per event.
+    /// order), counting record corruption. The fast per-CPU API: see `forEachEvent(in:_:)`.
     @inlinable
     public func forEachEvent<E: Error>(_ body: (TimedEvent) throws(E) -> Void) throws(E) {
         while let page = next() {
-            var decoder = makeDecoder(page)
-            while let event = decodeNext(&decoder, page: page) { try body(event) }
+            _ = try forEachEvent(in: page, body)
+        }
+    }
+
+    /// Calls `body` for every event of `page` (a page `next()` returned), in ring order. Returns
+    /// false when the page was cut short: by a malformed record (counted in the diagnostics; the
+    /// events before it were delivered) or by an end-of-records byte before its used bytes end.
+    /// `lost_events` records are counted and delivered too.
+    @inlinable
+    public func forEachEvent<E: Error>(in page: TracePage, _ body: (TimedEvent) throws(E) -> Void) throws(E) -> Bool {
+        var decoder = makeDecoder(page)
+        while let event = decodeNext(&decoder, page: page) { try body(event) }
+        return decoder.offset >= PageHeaderLayout.size + Int(page.header.usedBytes)
+    }
+
+    /// Decodes every record of `page` (a page `next()` returned) into `visitor`, in ring order, with
+    /// the same accounting as `forEachEvent(in:_:)` and the same result. This is the hot loop of the
+    /// per-CPU analyses: decoder and visitor are inlined into one loop, no `TraceEvent` is built,
+    /// and the diagnostics (a class property, so each access is checked for exclusivity) are
+    /// touched once per page rather than once per event.
+    @inlinable
+    public func decode<Visitor: RecordVisitor>(_ page: TracePage, into visitor: inout Visitor) -> Bool {
+        var decoder = makeDecoder(page)
+        let complete = withUnsafeMutablePointer(to: &visitor) { inner in
+            var counting = CountingVisitor(inner: inner, source: self, page: page)
+            defer { reader.diagnostics.eventsDecoded &+= counting.delivered }
+            do throws(RecordDecodeError) {
+                try decoder.decodeAll(into: &counting)
+            } catch {
+                recordCorruption(error, page: page)
+                return false
+            }
+            return decoder.offset >= PageHeaderLayout.size + Int(page.header.usedBytes)
+        }
+        finishPage(decoder, page: page)
+        return complete
+    }
+
+    /// Counts what `decode(_:into:)` delivers and notes lost_events records, then passes each event on.
+    @usableFromInline
+    struct CountingVisitor<Inner: RecordVisitor>: RecordVisitor {
+        @usableFromInline let inner: UnsafeMutablePointer<Inner>
+        @usableFromInline let source: PageSource
+        @usableFromInline let page: TracePage
+        @usableFromInline var delivered: UInt64 = 0
+
+        @inlinable
+        init(inner: UnsafeMutablePointer<Inner>, source: PageSource, page: TracePage) {
+            self.inner = inner
+            self.source = source
+            self.page = page
+        }
+
+        @inlinable @inline(__always)
+        mutating func visit(_ event: TraceEvent, timestamp: UInt64) {
+            delivered &+= 1
+            if case let .lostEvents(count) = event { source.noteLostEvents(count, page: page) }
+            inner.pointee.visit(event, timestamp: timestamp)
         }
     }
 
     /// A decoder over a page `next()` returned (validated already, so this cannot fail).
     @inlinable
     public func makeDecoder(_ page: TracePage) -> PageDecoder {
-        try! PageDecoder(bytes: page.bytes, pageSize: pageSize, cpuCount: Int(reader.header.region.cpuCount))
+        try! PageDecoder(bytes: page.bytes, pageSize: pageSize, cpuCount: cpuCount)
     }
 
     /// The next event of `decoder`, or nil at the page end; a malformed record ends the page and is
-    /// counted (lost_events records are counted too, and still returned).
+    /// counted (lost_events records are counted too, and still returned). For callers that
+    /// interleave pages (the merged stream); single-page loops use `forEachEvent(in:_:)`.
     @inlinable
     public func decodeNext(_ decoder: inout PageDecoder, page: TracePage) -> TimedEvent? {
         do {

@@ -129,6 +129,30 @@ HAL_INLINE void hal_tlbi_alle2(void) { __asm__ volatile("tlbi alle2" ::: "memory
 /// Cleans and invalidates one data cache line by VA to the point of coherency.
 HAL_INLINE void hal_dc_civac(uint64_t va) { __asm__ volatile("dc civac, %0" : : "r"(va) : "memory"); }
 HAL_INLINE void hal_ic_iallu(void) { __asm__ volatile("ic iallu" ::: "memory"); }
+/// Cleans one data cache line by VA to the point of coherency (data the guest reads with its
+/// MMU and caches off).
+HAL_INLINE void hal_dc_cvac(uint64_t va) { __asm__ volatile("dc cvac, %0" : : "r"(va) : "memory"); }
+HAL_INLINE void hal_sev(void) { __asm__ volatile("sev" ::: "memory"); }
+/// CTR_EL0.DminLine (bits [19:16]): log2 of the smallest data cache line in words.
+HAL_INLINE uint64_t hal_data_cache_line_size(void) {
+    uint64_t ctr; __asm__ volatile("mrs %0, ctr_el0" : "=r"(ctr)); return 4ull << ((ctr >> 16) & 0xF);
+}
+
+/* ---- Spinlock (Armv8.0 exclusives: Cortex-A72 has no LSE atomics) ---------- */
+/// Takes the lock word at `lock` (0 = free): exclusive swap with acquire semantics, waiting
+/// in WFE between attempts; `hal_spin_unlock` releases and sends an event.
+HAL_INLINE void hal_spin_lock(uint32_t *lock) {
+    while (__atomic_exchange_n(lock, 1u, __ATOMIC_ACQUIRE) != 0) {
+        while (__atomic_load_n(lock, __ATOMIC_RELAXED) != 0) { __asm__ volatile("wfe" ::: "memory"); }
+    }
+}
+HAL_INLINE void hal_spin_unlock(uint32_t *lock) {
+    __atomic_store_n(lock, 0u, __ATOMIC_RELEASE);
+    __asm__ volatile("dsb ish\n\tsev" ::: "memory");
+}
+/// A word shared between physical CPUs, read and written with acquire/release ordering.
+HAL_INLINE uint32_t hal_load_acquire32(const uint32_t *word) { return __atomic_load_n(word, __ATOMIC_ACQUIRE); }
+HAL_INLINE void hal_store_release32(uint32_t *word, uint32_t value) { __atomic_store_n(word, value, __ATOMIC_RELEASE); }
 
 /// SMC to the firmware (QEMU's built-in PSCI) with up to four arguments; returns x0.
 HAL_INLINE uint64_t hal_smc_call(uint64_t fid, uint64_t a1, uint64_t a2, uint64_t a3) {
@@ -166,6 +190,7 @@ static inline uint64_t hal_page_pool_end(void) { return (uint64_t)__page_pool_en
 uint64_t hal_heap_used(void);
 /// Entry point for secondary physical CPUs (PSCI CPU_ON target, x0 = CPU index).
 extern void hal_secondary_entry(void);
+static inline uint64_t hal_secondary_entry_address(void) { return (uint64_t)&hal_secondary_entry; }
 
 #endif /* __ASSEMBLER__ */
 #endif /* HVTRACE_HAL_H */

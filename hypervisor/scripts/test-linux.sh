@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Integration test: boots Debian's arm64 kernel with the busybox initramfs under the hypervisor
+# (2 vCPUs on 2 physical CPUs) in QEMU, bounded by a timeout, and checks the console:
+#   - the workload's markers in order with their values, "reboot: Power down", no panic/oops
+#     (scripts/check-linux-console.sh, shared with the direct-QEMU baseline);
+#   - Linux ran at EL1 under us and brought up both CPUs;
+#   - the hypervisor printed its per-vCPU exit summary for both vCPUs and powered off;
+#   - QEMU exited 0.
+# Then (unless --no-shell) a second boot into the interactive shell (hvtrace.shell=1) answers typed
+# commands through the PL011's RX interrupt, unplugs and replugs CPU 1 (PSCI CPU_OFF,
+# AFFINITY_INFO, CPU_ON again) and powers off when the shell exits.
+# It also prints timings: wall time from QEMU's start to the init/done markers, and the guest's
+# printk timestamps of the markers (virtual time with --deterministic).
+#
+# Usage: hypervisor/scripts/test-linux.sh [--deterministic] [--timeout SECONDS] [--log FILE]
+#   --deterministic   -icount shift=0,sleep=off, dtb-randomness=off, -rtc base=2024-01-01,clock=vm
+#   --timeout S       kill QEMU after S seconds (default 180): the test fails with status 124
+#   --log FILE        keep the console log (timestamped lines) in FILE
+#   --no-shell        skip the interactive-shell boot
+# Exit status 0 when every check passed. Needs qemu-system-aarch64 and cache/guests/linux
+# (scripts/setup-guests.sh; run-qemu.sh runs it when the images are missing).
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+repo=$(cd "$here/.." && pwd)
+# shellcheck source=../guests/linux/markers.txt
+. "$here/guests/linux/markers.txt"
+
+deterministic=0
+timeout_seconds=180
+keep_log=""
+shell_checks=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --deterministic) deterministic=1 ;;
+        --timeout) timeout_seconds=${2:?}; shift ;;
+        --log) keep_log=${2:?}; shift ;;
+        --no-shell) shell_checks=0 ;;
+        -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+        *) echo "test-linux: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+make -s -C "$here" all || exit 1
+qemu_extra=()
+if [ "$deterministic" -eq 1 ]; then
+    # The machine option must be merged with run-qemu.sh's -M: QEMU takes the last -M's keys too.
+    qemu_extra+=(-M virt,virtualization=on,gic-version=2,dtb-randomness=off
+        -icount shift=0,sleep=off -rtc base=2024-01-01,clock=vm)
+fi
+
+log=$(mktemp "${TMPDIR:-/tmp}/hvtrace-linux.XXXXXX")
+console=$(mktemp "${TMPDIR:-/tmp}/hvtrace-linux-console.XXXXXX")
+shell_log=$(mktemp "${TMPDIR:-/tmp}/hvtrace-linux-shell.XXXXXX")
+trap 'rm -f "$log" "$console" "$shell_log"' EXIT
+
+start=$EPOCHREALTIME
+timeout --foreground -k 5 "$timeout_seconds" "$here/scripts/run-qemu.sh" linux "${qemu_extra[@]}" \
+    </dev/null 2>&1 |
+    while IFS= read -r line; do
+        printf '%s\t%s\n' "$EPOCHREALTIME" "${line%$'\r'}" >>"$log"
+    done
+status=${PIPESTATUS[0]}
+end=$EPOCHREALTIME
+cut -f2- "$log" >"$console"
+[ -n "$keep_log" ] && cp "$log" "$keep_log"
+
+failures=0
+pass() { echo "  pass: $1"; }
+fail() { echo "  FAIL: $1"; failures=$((failures + 1)); }
+expect_line() {
+    if grep -qF -- "$1" "$console"; then pass "$1"; else fail "missing: $1"; fi
+}
+
+echo "test-linux: checks"
+if "$repo/scripts/check-linux-console.sh" "$console" 2 >/dev/null; then
+    pass "workload markers in order (check-linux-console.sh, cpus=2)"
+else
+    fail "$("$repo/scripts/check-linux-console.sh" "$console" 2 2>&1 | tail -1)"
+fi
+expect_line "Machine model: hvtrace Linux guest"
+expect_line "CPU: All CPU(s) started at EL1"
+expect_line "smp: Brought up 1 node, 2 CPUs"
+expect_line "hv: vcpu 0 exits="
+expect_line "hv: vcpu 1 exits="
+expect_line "hv: guest requested SYSTEM_OFF, powering off"
+if [ "$status" -eq 0 ]; then pass "QEMU exited 0"
+else fail "QEMU exited with status $status (124 = timeout after ${timeout_seconds}s)"; fi
+
+# Seconds from QEMU's start to the first console line containing $1 (not its kmsg copy).
+wall_to() {
+    awk -F'\t' -v start="$start" -v marker="$1" 'index($2, marker) && $2 !~ /\(kmsg\)/ {
+        printf "%.3f", $1 - start; found = 1; exit } END { if (!found) printf "-" }' "$log"
+}
+# The printk timestamp of the kernel-log copy of marker $1.
+printk_of() {
+    awk -F'\t' -v marker="$1 (kmsg)" 'index($2, marker) { if (match($2, /\[ *[0-9]+\.[0-9]+\]/)) {
+        s = substr($2, RSTART + 1, RLENGTH - 2); gsub(/ /, "", s); printf "%s", s; found = 1; exit } }
+        END { if (!found) printf "-" }' "$log"
+}
+mode=$([ "$deterministic" -eq 1 ] && echo "deterministic (-icount shift=0)" || echo "free-running")
+echo "test-linux: timings ($mode)"
+echo "  init marker: wall $(wall_to "$HVTRACE_LINUX_INIT_MARKER") s   guest printk $(printk_of "$HVTRACE_LINUX_INIT_MARKER") s"
+echo "  done marker: wall $(wall_to "$HVTRACE_LINUX_DONE_MARKER") s   guest printk $(printk_of "$HVTRACE_LINUX_DONE_MARKER") s"
+echo "  QEMU exit:   wall $(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f", e - s }') s"
+grep -E '^hv: (boot-to-guest|vcpu [0-9]+ exits=)' "$console" | sed 's/^/  /'
+
+# The interactive shell: wait for the shell marker, then type, reading the console as it comes.
+# expect_output TEXT: read console lines until one contains TEXT (false on EOF or timeout).
+expect_output() {
+    local line
+    [ -n "${shell[0]:-}" ] || return 1
+    while IFS= read -r -t "$timeout_seconds" line <&"${shell[0]}"; do
+        line=${line%$'\r'}
+        printf '%s\n' "$line" >>"$shell_log"
+        case "$line" in *"$1"*) return 0 ;; esac
+    done
+    return 1
+}
+type_line() {
+    if [ -n "${shell[1]:-}" ]; then printf '%s\r' "$1" >&"${shell[1]}"; else echo "  (QEMU already ended)"; fi
+}
+
+if [ "$shell_checks" -eq 1 ]; then
+    echo "test-linux: interactive shell"
+    coproc shell { timeout --foreground -k 5 "$timeout_seconds" "$here/scripts/run-qemu.sh" linux --shell \
+        "${qemu_extra[@]}" 2>&1; }
+    if expect_output "$HVTRACE_LINUX_SHELL_MARKER"; then pass "shell marker"; else fail "no shell marker"; fi
+    type_line 'echo typed-$((6 * 7))'
+    if expect_output "typed-42"; then pass "typed command answered (PL011 RX interrupt)"
+    else fail "typed command not answered"; fi
+    type_line 'echo 0 > /sys/devices/system/cpu/cpu1/online; echo "online=[$(cat /sys/devices/system/cpu/online)]"'
+    if expect_output "online=[0]"; then pass "CPU 1 unplugged (CPU_OFF, AFFINITY_INFO)"
+    else fail "CPU 1 did not go offline"; fi
+    type_line 'echo 1 > /sys/devices/system/cpu/cpu1/online; echo "online=[$(cat /sys/devices/system/cpu/online)]"'
+    if expect_output "online=[0-1]"; then pass "CPU 1 replugged (second CPU_ON)"
+    else fail "CPU 1 did not come back"; fi
+    type_line 'exit'
+    if expect_output "hv: guest requested SYSTEM_OFF"; then pass "shell exit powers off"
+    else fail "no power-off after the shell exited"; fi
+    shell_pid=$shell_PID
+    wait "$shell_pid"
+    shell_status=$?
+    if [ "$shell_status" -eq 0 ]; then pass "QEMU exited 0 (shell run)"
+    else fail "QEMU exited with status $shell_status (shell run)"; fi
+fi
+
+if [ "$failures" -ne 0 ]; then
+    echo "test-linux: $failures failure(s); console:"
+    cat "$console"
+    if [ -s "$shell_log" ]; then echo "--- shell run ---"; cat "$shell_log"; fi
+    exit 1
+fi
+echo "test-linux: all passed"
