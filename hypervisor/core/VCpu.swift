@@ -28,15 +28,19 @@ final class VCpu {
   var interruptExits: UInt64 = 0
   /// The vCPU field of trace records: VM id in bits 15:8, vCPU index in bits 7:0.
   let traceIdentifier: UInt16
+  #if !HVTRACE_DISABLED
   /// `traceIdentifier` as the varint exit records carry, encoded once (TraceHooks' exitEntry).
   let traceIdentifierVarint: PreencodedVarint
+  #endif
 
   init(index: Int, vm: VM, powerState: VCpuPowerState) {
     self.index = index
     self.vm = vm
     self.powerState = powerState
     self.traceIdentifier = UInt16(vm.description.vmid) << 8 | UInt16(truncatingIfNeeded: index)
+    #if !HVTRACE_DISABLED
     self.traceIdentifierVarint = PreencodedVarint(traceIdentifier)
+    #endif
     exitCounts = UnsafeMutablePointer<UInt64>.allocate(capacity: 64)
     exitCounts.initialize(repeating: 0, count: 64)
   }
