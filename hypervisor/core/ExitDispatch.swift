@@ -20,7 +20,14 @@ enum ExitAction: Equatable {
 /// One decode of ESR_EL2, one switch on the exception class, one action.
 @_cdecl("hv_lower_sync_exit")
 func handleLowerSynchronousExit(_ frame: UnsafeMutablePointer<TrapFrame>) {
-  let vcpu = VCpu.current
+  // The running vCPU is kept alive by its VM: borrow it without a retain/release pair (an
+  // atomic read-modify-write each, ~30 instructions per exit).
+  VCpu.withCurrent { vcpu in handleSynchronousExit(frame, vcpu: vcpu) }
+}
+
+/// The synchronous exit of `vcpu`, the running vCPU.
+@inline(__always)
+func handleSynchronousExit(_ frame: UnsafeMutablePointer<TrapFrame>, vcpu: VCpu) {
   let syndrome = ExceptionSyndrome(rawValue: CPU.exceptionSyndrome())
   Trace.exitEntry(frame, syndrome, vcpu: vcpu)
   vcpu.exitCounts[Int(syndrome.exceptionClassBits)] &+= 1

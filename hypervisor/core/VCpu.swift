@@ -62,6 +62,11 @@ final class VCpu {
   }
 
   /// The vCPU running on this physical CPU (TPIDR_EL2 → PerCPU.currentVCpu).
+  /// Runs `body` with the running vCPU borrowed (no retain/release: the VM keeps it alive).
+  @inline(__always) static func withCurrent<Result>(_ body: (VCpu) -> Result) -> Result {
+    Unmanaged<VCpu>.fromOpaque(PerCPUData.current.pointee.currentVCpu!)._withUnsafeGuaranteedRef(body)
+  }
+
   @inline(__always) static var current: VCpu {
     Unmanaged<VCpu>.fromOpaque(PerCPUData.current.pointee.currentVCpu!).takeUnretainedValue()
   }
