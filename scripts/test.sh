@@ -10,3 +10,5 @@ make -s -C hypervisor check-nofp check-trace-off
 # Unit, fixture and analysis suites, and the integration suites that boot the probe guest (both
 # modes), record and decode its trace, and boot Debian's Linux under the hypervisor.
 swift test
+# The decoder fuzzer, bounded (scripts/fuzz.sh; full runs are documented in Fuzz/README.md).
+scripts/fuzz.sh 60

@@ -45,17 +45,23 @@ public struct ThresholdPolicy: Equatable, Sendable {
     public static func parse(_ data: Data, file: String, base: CompareThresholds) throws(AnalysisInputError) -> ThresholdPolicy {
         let parsed: File
         do { parsed = try JSONDecoder().decode(File.self, from: data) } catch {
-            throw .badThresholds(file: file, reason: "\(error)".split(separator: "\n").first.map(String.init) ?? "invalid JSON")
+            throw .badThresholds(file: file, reason: JSONInputProblem.describe(error, data: data))
         }
-        func merged(_ partial: PartialThresholds?, over fallback: CompareThresholds) throws(AnalysisInputError) -> CompareThresholds {
+        func merged(_ partial: PartialThresholds?, over fallback: CompareThresholds, at place: String) throws(AnalysisInputError) -> CompareThresholds {
             let value = CompareThresholds(thresholdPct: partial?.thresholdPct ?? fallback.thresholdPct,
                                           floorNs: partial?.floorNs ?? fallback.floorNs)
-            guard value.thresholdPct >= 0, value.floorNs >= 0 else { throw .badThresholds(file: file, reason: "negative threshold") }
+            guard value.thresholdPct >= 0 else { throw .badThresholds(file: file, reason: "field '\(place).thresholdPct' is negative") }
+            guard value.floorNs >= 0 else { throw .badThresholds(file: file, reason: "field '\(place).floorNs' is negative") }
             return value
         }
-        let standard = try merged(parsed.default, over: base)
+        let standard = try merged(parsed.default, over: base, at: "default")
         var overrides: [String: CompareThresholds] = [:]
-        for (reason, partial) in parsed.reasons ?? [:] { overrides[reason] = try merged(partial, over: standard) }
+        for (reason, partial) in (parsed.reasons ?? [:]).sorted(by: { $0.key < $1.key }) {
+            guard ExitReason(name: reason) != nil else {
+                throw .badThresholds(file: file, reason: "field 'reasons.\(reason)': no exit reason is called '\(reason)'")
+            }
+            overrides[reason] = try merged(partial, over: standard, at: "reasons.\(reason)")
+        }
         return ThresholdPolicy(standard: standard, overrides: overrides)
     }
 }
@@ -74,7 +80,7 @@ public struct MannWhitneyResult: Equatable, Sendable, Codable {
     /// (value, count) pairs; equal values are ties and get mid-ranks. Nil when either side has fewer
     /// than `minimumCount` samples (the normal approximation would be meaningless).
     public static func test(base: [(Double, UInt64)], candidate: [(Double, UInt64)], minimumCount: UInt64 = 8) -> MannWhitneyResult? {
-        let n1 = Double(base.reduce(0) { $0 + $1.1 }), n2 = Double(candidate.reduce(0) { $0 + $1.1 })
+        let n1 = base.reduce(0.0) { $0 + Double($1.1) }, n2 = candidate.reduce(0.0) { $0 + Double($1.1) }
         guard n1 >= Double(minimumCount), n2 >= Double(minimumCount) else { return nil }
         var i = 0, j = 0
         var ranked = 0.0, candidateRankSum = 0.0, tieTerm = 0.0
@@ -173,8 +179,10 @@ public struct Comparison: Equatable, Sendable, Codable {
     static func confidenceInterval(_ row: ReportRow, quantile: Double, z: Double, clock: UInt64) -> ClosedRange<Double> {
         let n = Double(row.histogram.totalCount)
         let spread = z * (n * quantile * (1 - quantile)).squareRoot()
-        let low = UInt64(max(1, (n * quantile - spread).rounded(.down)))
-        let high = UInt64(min(n, (n * quantile + spread).rounded(.up) + 1))
+        // Ranks as Double first: n can be any UInt64, and Double(UInt64.max) does not fit back.
+        func rank(_ value: Double) -> UInt64 { value >= 18_446_744_073_709_551_615.0 ? .max : UInt64(max(1, value)) }
+        let low = rank((n * quantile - spread).rounded(.down))
+        let high = rank(min(n, (n * quantile + spread).rounded(.up) + 1))
         let scale = 1e9 / Double(max(1, clock))
         return Double(row.histogram.value(atRank: low)) * scale...Double(row.histogram.value(atRank: max(low, high))) * scale
     }

@@ -108,6 +108,9 @@ public struct FlameDiagnostics: Equatable, Sendable {
     public var mismatchedSpanLeaves: UInt64 = 0
     /// Spans still open when their exit returned (closed at the return).
     public var spansOpenAtReturn: UInt64 = 0
+    /// Span enters nested deeper than `FlameBuilder.maximumSpanDepth`; their time stays with the
+    /// deepest frame kept (a real handler nests a few levels; only a corrupt trace gets here).
+    public var spansTooDeep: UInt64 = 0
 }
 
 /// An `ExitSink` that builds a `FlameGraph` from per-CPU span nesting.
@@ -125,7 +128,13 @@ public struct FlameBuilder: ExitSink {
         var frames: [Frame] = []
         var pending: [(node: Int32, ticks: UInt64)] = []
         var lastTransition: UInt64 = 0
+        /// Span enters ignored because the stack was full; their leaves are ignored too.
+        var spansBeyondDepth = 0
     }
+
+    /// The deepest span nesting kept per exit. Bounds the graph's depth, so rendering (recursive)
+    /// and stack naming (depth × nodes) stay cheap on hostile input.
+    public static let maximumSpanDepth = 64
 
     public private(set) var graph = FlameGraph()
     public private(set) var diagnostics = FlameDiagnostics()
@@ -172,6 +181,7 @@ public struct FlameBuilder: ExitSink {
         cpus[cpu].frames.append(Frame(node: root, phase: 0, detailNode: -1))
         cpus[cpu].pending.removeAll(keepingCapacity: true)
         cpus[cpu].lastTransition = timestamp
+        cpus[cpu].spansBeyondDepth = 0
     }
 
     public mutating func exitReasonRefined(cpu: Int, reason: ExitReason) {
@@ -192,6 +202,11 @@ public struct FlameBuilder: ExitSink {
 
     public mutating func phaseEntered(cpu: Int, phase: UInt8, timestamp: UInt64) {
         attribute(cpu: cpu, until: timestamp)
+        if _slowPath(cpus[cpu].frames.count > Self.maximumSpanDepth) {
+            cpus[cpu].spansBeyondDepth += 1
+            diagnostics.spansTooDeep += 1
+            return
+        }
         if phaseLabels[Int(phase)] < 0 {
             let name = HandlerPhase(rawValue: phase).map { $0.name.description } ?? "phase_\(phase)"
             phaseLabels[Int(phase)] = graph.label(name)
@@ -202,6 +217,10 @@ public struct FlameBuilder: ExitSink {
 
     public mutating func phaseLeft(cpu: Int, phase: UInt8, timestamp: UInt64) {
         attribute(cpu: cpu, until: timestamp)
+        if _slowPath(cpus[cpu].spansBeyondDepth > 0) {
+            cpus[cpu].spansBeyondDepth -= 1
+            return
+        }
         let frames = cpus[cpu].frames
         if frames.count > 1 && frames[frames.count - 1].phase == phase {
             cpus[cpu].frames.removeLast()
@@ -234,12 +253,14 @@ public struct FlameBuilder: ExitSink {
         for segment in cpus[cpu].pending { graph.addSelf(node: segment.node, ticks: segment.ticks) }
         cpus[cpu].pending.removeAll(keepingCapacity: true)
         cpus[cpu].frames.removeAll(keepingCapacity: true)
+        cpus[cpu].spansBeyondDepth = 0
         pairedTicks &+= exit.latency
     }
 
     public mutating func exitAbandoned(cpu: Int) {
         cpus[cpu].pending.removeAll(keepingCapacity: true)
         cpus[cpu].frames.removeAll(keepingCapacity: true)
+        cpus[cpu].spansBeyondDepth = 0
     }
 }
 
@@ -255,6 +276,10 @@ public enum AnalysisInputError: Error, Equatable, CustomStringConvertible {
     case badThresholds(file: String, reason: String)
     /// The file could not be read at all.
     case unreadable(file: String, reason: String)
+    /// An output file could not be written (nothing is left at its path).
+    case unwritable(file: String, reason: String)
+    /// A file given where a trace or a JSON summary was expected is neither.
+    case neitherTraceNorSummary(file: String, firstBytes: [UInt8])
 
     public var description: String {
         switch self {
@@ -268,6 +293,11 @@ public enum AnalysisInputError: Error, Equatable, CustomStringConvertible {
             return "\(file): bad thresholds file (\(reason)); see 'hvtrace compare --help'"
         case let .unreadable(file, reason):
             return "\(file): cannot read (\(reason))"
+        case let .unwritable(file, reason):
+            return "\(file): cannot write (\(reason)); no output was written"
+        case let .neitherTraceNorSummary(file, firstBytes):
+            let hex = firstBytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: " ")
+            return "\(file): neither an .hvt trace (starts with zstd's 28 b5 2f fd) nor a 'report --format json' summary (starts with '{'): byte 0 holds \(hex)"
         }
     }
 }

@@ -20,7 +20,8 @@ public enum ReportPercentile: Int, CaseIterable, Sendable {
     /// The 1-based nearest rank of this percentile among `count` sorted samples: ⌈q·n⌉, at least 1.
     @inline(__always)
     public func rank(count: UInt64) -> UInt64 {
-        max(1, (UInt64(rawValue) * count + 999) / 1000)
+        // ⌈q·n/1000⌉ split as q·⌊n/1000⌋ + ⌈q·(n mod 1000)/1000⌉ so no count can overflow.
+        max(1, UInt64(rawValue) * (count / 1000) + (UInt64(rawValue) * (count % 1000) + 999) / 1000)
     }
 }
 
@@ -50,13 +51,13 @@ public struct BucketedDistribution: Equatable, Sendable, Codable {
         self.max = max
     }
 
-    public var totalCount: UInt64 { buckets.reduce(overflowCount) { $0 + $1.count } }
+    public var totalCount: UInt64 { buckets.reduce(overflowCount) { $0 &+ $1.count } }
 
     /// The value at 1-based `rank` (nearest-rank method); `max` for ranks among the overflow.
     public func value(atRank rank: UInt64) -> UInt64 {
         var seen: UInt64 = 0
         for bucket in buckets {
-            seen += bucket.count
+            seen &+= bucket.count
             if seen >= rank { return Swift.min(bucket.value, max) }
         }
         return max
@@ -97,7 +98,9 @@ public struct LatencyAccumulator {
         if ticks < minTicks { minTicks = ticks }
         if ticks > maxTicks { maxTicks = ticks }
         if _slowPath(!histogram.record(ticks)) { overflowCount &+= 1 }
-        let nanoseconds = UInt64(Double(ticks) * nanosecondsPerTick)
+        // Saturates: a slow clock (1 Hz) and a huge latency exceed UInt64 nanoseconds.
+        let exact = Double(ticks) * nanosecondsPerTick
+        let nanoseconds = exact < 18_446_744_073_709_551_615.0 ? UInt64(exact) : .max
         log2Counts[64 - nanoseconds.leadingZeroBitCount] &+= 1
     }
 

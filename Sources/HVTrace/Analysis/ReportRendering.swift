@@ -42,7 +42,12 @@ struct TextTable {
 /// Number formatting shared by the renderers.
 enum Format {
     /// An integer with no separators.
-    static func integer(_ value: Double) -> String { String(Int64(value.rounded())) }
+    /// Any Double: values beyond Int64 (latencies of a corrupt trace with a slow clock) are printed
+    /// with `%.0f` instead of trapping in the conversion.
+    static func integer(_ value: Double) -> String {
+        guard value.isFinite else { return value.isNaN ? "nan" : value < 0 ? "-inf" : "inf" }
+        return value.magnitude < 9.2e18 ? String(Int64(value.rounded())) : String(format: "%.0f", value)
+    }
     static func integer(_ value: UInt64) -> String { String(value) }
     /// A fraction 0…1 as a percentage with one decimal.
     static func percent(_ fraction: Double) -> String { String(format: "%.1f", fraction * 100) }
@@ -127,9 +132,30 @@ extension ExitReport {
         return text
     }
 
+    /// The first line of the report when anything was lost, unmatched or corrupt: what and how
+    /// much, in capitals, so a glance at the top of the report (or `head -1`) shows it. nil when the
+    /// trace is complete.
+    public var lossBanner: String? {
+        guard !problems.isEmpty else { return nil }
+        func value(_ name: String) -> UInt64 { diagnostics.first { $0.name == name }?.value ?? 0 }
+        var parts: [String] = []
+        let events = value("lost_events") &+ value("lost_events_at_end")
+        if events > 0 { parts.append("\(events) events LOST") }
+        let pages = value("lost_pages") &+ value("overwritten_pages")
+        if pages > 0 { parts.append("\(pages) pages LOST") }
+        let unmatched = pairing.entriesFollowedByEntry &+ pairing.entriesCutByLostData &+ pairing.returnsWithoutEntry
+        if unmatched > 0 { parts.append("\(unmatched) exits UNMATCHED") }
+        if value("truncated_file") > 0 { parts.append("file TRUNCATED") }
+        let errors = problems.filter { $0.severity == .error }.reduce(UInt64(0)) { $0 &+ $1.value }
+        if errors > 0 { parts.append("\(errors) decode ERRORS") }
+        if parts.isEmpty { parts.append(problems.map(\.name).joined(separator: ", ")) }
+        return "!!! INCOMPLETE TRACE: " + parts.joined(separator: ", ") + " (see data quality below) !!!"
+    }
+
     /// The aligned text report (≤ 100 columns except for very long names).
     public func text() -> String {
-        var text = "hvtrace report"
+        var text = lossBanner.map { $0 + "\n" } ?? ""
+        text += "hvtrace report"
         if let source = trace.source { text += ": \(source)" }
         text += "\n"
         text += "duration \(Format.duration(nanoseconds: trace.durationNs)) (\(trace.durationTicks) ticks at "
@@ -155,6 +181,7 @@ extension ExitReport {
     /// The markdown report for `reports/`.
     public func markdown() -> String {
         var text = "# hvtrace exit report\n\n"
+        if let lossBanner { text += "**\(lossBanner)**\n\n" }
         if let source = trace.source { text += "Trace: `\(source)`\n\n" }
         text += "| | |\n| --- | ---: |\n"
         text += "| duration | \(Format.duration(nanoseconds: trace.durationNs)) (\(trace.durationTicks) ticks) |\n"

@@ -1,6 +1,9 @@
 // Running the analyses on inputs named on the command line: traces, JSON summaries, folded stacks.
 
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs the analyses on `.hvt` files through `PageSource` (per-CPU page order, no global merge).
 public enum TraceAnalysis {
@@ -41,9 +44,18 @@ public enum TraceAnalysis {
     /// page in file order (each CPU's pages in ring order: no merge across CPUs, memory flat), and
     /// returns the finished pairer with the decoder's diagnostics. A page-sequence gap or a page cut
     /// by a corrupt record is a discontinuity: the CPU's open exit is counted as unmatched.
-    public static func run<Sink: ExitSink>(path: String, makeSink: (TraceClock) -> Sink) throws
+    /// `warn` receives one line per problem that ended the decoding early (see `stopWarnings`).
+    public static func run<Sink: ExitSink>(path: String, warn: (String) -> Void = { _ in }, makeSink: (TraceClock) -> Sink) throws
         -> (pairer: ExitPairer<Sink>, diagnostics: [DiagnosticEntry], clock: TraceClock) {
         let source = try PageSource(path: path)
+        let result = run(source: source, makeSink: makeSink)
+        stopWarnings(source.diagnostics, path: path).forEach(warn)
+        return result
+    }
+
+    /// `run(path:makeSink:)` on an open page source (a file or bytes in memory).
+    public static func run<Sink: ExitSink>(source: PageSource, makeSink: (TraceClock) -> Sink)
+        -> (pairer: ExitPairer<Sink>, diagnostics: [DiagnosticEntry], clock: TraceClock) {
         let region = source.header.region
         let clock = TraceClock(clockFrequency: region.clockFrequency, cpuCount: Int(region.cpuCount))
         var pairer = ExitPairer(sink: makeSink(clock), cpuCount: clock.cpuCount)
@@ -67,8 +79,8 @@ public enum TraceAnalysis {
     }
 
     /// The report of the trace at `path`.
-    public static func report(path: String, grouping: ReportGrouping = .reason) throws -> ExitReport {
-        let (pairer, diagnostics, clock) = try run(path: path) {
+    public static func report(path: String, grouping: ReportGrouping = .reason, warn: (String) -> Void = { _ in }) throws -> ExitReport {
+        let (pairer, diagnostics, clock) = try run(path: path, warn: warn) {
             ReportBuilder(clockFrequency: $0.clockFrequency, grouping: grouping)
         }
         return pairer.sink.makeReport(pairing: pairer.diagnostics, firstTimestamp: pairer.firstTimestamp,
@@ -77,40 +89,133 @@ public enum TraceAnalysis {
     }
 
     /// The flame graph of the trace at `path`.
-    public static func flameGraph(path: String) throws -> (builder: FlameBuilder, pairing: PairingDiagnostics, diagnostics: [DiagnosticEntry]) {
-        let (pairer, diagnostics, _) = try run(path: path) { _ in FlameBuilder() }
+    public static func flameGraph(path: String, warn: (String) -> Void = { _ in }) throws -> (builder: FlameBuilder, pairing: PairingDiagnostics, diagnostics: [DiagnosticEntry]) {
+        let (pairer, diagnostics, _) = try run(path: path, warn: warn) { _ in FlameBuilder() }
         return (pairer.sink, pairer.diagnostics, diagnostics)
     }
 
-    /// A report from a trace or from a `report --format json` summary (detected by its first byte).
-    public static func reportOrSummary(path: String) throws -> ExitReport {
+    /// A report from a trace or from a `report --format json` summary (told apart by the first
+    /// non-blank byte: `{` is JSON, anything else must be a zstd-compressed .hvt trace).
+    public static func reportOrSummary(path: String, warn: (String) -> Void = { _ in }) throws -> ExitReport {
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw AnalysisInputError.unreadable(file: path, reason: "no such file or no permission")
+            throw AnalysisInputError.unreadable(file: path, reason: PosixErrors.lastMessage(opening: path))
         }
-        let first = try handle.read(upToCount: 1) ?? Data()
+        let head = (try? handle.read(upToCount: 64)) ?? Data()
         try? handle.close()
-        guard first.first == UInt8(ascii: "{") else { return try report(path: path) }
+        let firstNonBlank = head.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
+        guard firstNonBlank == UInt8(ascii: "{") else {
+            do { return try report(path: path, warn: warn) } catch let error as TraceFileError {
+                if case .notZstd = error.reason {
+                    throw AnalysisInputError.neitherTraceNorSummary(file: path, firstBytes: Array(head.prefix(8)))
+                }
+                throw error
+            }
+        }
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw AnalysisInputError.unreadable(file: path, reason: error.localizedDescription)
         }
-        struct Version: Decodable { var schemaVersion: Int? }
-        guard let version = (try? JSONDecoder().decode(Version.self, from: data))?.schemaVersion else {
-            throw AnalysisInputError.notAReport(file: path, reason: "no schemaVersion")
+        struct Version: Decodable { var schemaVersion: Int }
+        let version: Int
+        do { version = try JSONDecoder().decode(Version.self, from: data).schemaVersion } catch {
+            throw AnalysisInputError.notAReport(file: path, reason: JSONInputProblem.describe(error, data: data))
+        }
+        guard version >= 1 else {
+            throw AnalysisInputError.notAReport(file: path, reason: "field 'schemaVersion' is \(version); versions start at 1")
         }
         guard version <= ExitReport.currentSchemaVersion else {
             throw AnalysisInputError.unsupportedSchema(file: path, version: version)
         }
-        do { return try ExitReport.decode(data) } catch {
-            throw AnalysisInputError.notAReport(file: path, reason: "\(error)".split(separator: "\n").first.map(String.init) ?? "")
+        let summary: ExitReport
+        do { summary = try ExitReport.decode(data) } catch {
+            throw AnalysisInputError.notAReport(file: path, reason: JSONInputProblem.describe(error, data: data))
+        }
+        if let problem = summary.inconsistency { throw AnalysisInputError.notAReport(file: path, reason: problem) }
+        return summary
+    }
+
+    /// Writes `text` to `path` through a temporary file beside it and a rename: on any error
+    /// nothing is left at `path` or at the temporary name.
+    public static func write(_ text: String, to path: String) throws {
+        let temporary = path + ".partial-\(getpid())"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw AnalysisInputError.unwritable(file: path, reason: String(cString: strerror(errno)))
+        }
+        var failure: String?
+        var bytes = Array(text.utf8)
+        bytes.withUnsafeMutableBytes { raw in
+            var written = 0
+            while written < raw.count {
+                let result = Glibc.write(descriptor, raw.baseAddress! + written, raw.count - written)
+                if result < 0 {
+                    if errno == EINTR { continue }
+                    failure = String(cString: strerror(errno))
+                    return
+                }
+                written += result
+            }
+        }
+        if failure == nil && fsync(descriptor) != 0 { failure = String(cString: strerror(errno)) }
+        if close(descriptor) != 0 && failure == nil { failure = String(cString: strerror(errno)) }
+        if failure == nil && rename(temporary, path) != 0 { failure = String(cString: strerror(errno)) }
+        if let failure {
+            unlink(temporary)
+            throw AnalysisInputError.unwritable(file: path, reason: failure)
         }
     }
 
-    /// Writes `text` to `path` through a temporary file and a rename: no partial file on error.
-    public static func write(_ text: String, to path: String) throws {
-        do { try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw AnalysisInputError.unreadable(file: path, reason: "cannot write: \(error.localizedDescription)")
+    /// One warning line per problem that ended the decoding early (truncation, unreadable data),
+    /// naming the offset, so a command that prints only its own output still says the input was cut.
+    public static func stopWarnings(_ diagnostics: DecodeDiagnostics, path: String) -> [String] {
+        var warnings: [String] = []
+        for kind in [DiagnosticKind.truncatedFile, .corruptCompressedData, .corruptChunk, .readError] where diagnostics[kind] > 0 {
+            let detail = diagnostics.details(kind).first ?? kind.description
+            warnings.append("\(path): \(kind.name): \(detail); results cover the events before that point")
         }
+        return warnings
+    }
+}
+
+/// errno text for the inputs `FileManager`/`FileHandle` could not open.
+public enum PosixErrors {
+    /// Why `path` cannot be opened for reading, as strerror says it ("No such file or directory").
+    public static func lastMessage(opening path: String) -> String {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        if descriptor >= 0 {
+            close(descriptor)
+            return "cannot open"
+        }
+        return String(cString: strerror(errno))
+    }
+}
+
+extension ExitReport {
+    /// Why a summary read from JSON cannot be the output of `report` (counts that disagree or
+    /// cannot be real), naming the field; nil when it is consistent. `compare` trusts these numbers.
+    var inconsistency: String? {
+        guard trace.clockFrequencyHz > 0 else { return "field 'trace.clockFrequencyHz' is 0" }
+        for (field, rows) in [("reasons", reasons), ("groups", groups)] {
+            for (index, row) in rows.enumerated() {
+                let place = "\(field)[\(index)]"
+                var total = row.histogram.overflowCount
+                var previous: UInt64?
+                for (bucketIndex, bucket) in row.histogram.buckets.enumerated() {
+                    let (sum, overflow) = total.addingReportingOverflow(bucket.count)
+                    guard !overflow else { return "field '\(place).histogram.buckets' counts overflow 64 bits" }
+                    total = sum
+                    if let previous, bucket.value <= previous {
+                        return "field '\(place).histogram.buckets[\(bucketIndex)].value' is not above the bucket before it"
+                    }
+                    previous = bucket.value
+                }
+                guard total == row.count else {
+                    return "field '\(place).histogram' holds \(total) samples but '\(place).count' is \(row.count)"
+                }
+                guard row.count <= 1 << 53 else { return "field '\(place).count' is \(row.count), more than any trace holds" }
+            }
+        }
+        return nil
     }
 }
 

@@ -35,6 +35,7 @@ public enum DiagnosticKind: Int, CaseIterable, Sendable {
     case corruptCompressedData
     case readError
     case truncatedFile
+    case mergeReadAheadLimit
 
     /// The counter's stable name (printed, and matched by tests and scripts).
     public var name: String {
@@ -60,6 +61,7 @@ public enum DiagnosticKind: Int, CaseIterable, Sendable {
         case .corruptCompressedData: return "corrupt_compressed_data"
         case .readError: return "read_error"
         case .truncatedFile: return "truncated_file"
+        case .mergeReadAheadLimit: return "merge_read_ahead_limit"
         }
     }
 
@@ -94,6 +96,7 @@ public enum DiagnosticKind: Int, CaseIterable, Sendable {
         case .corruptCompressedData: return "zstd rejected the compressed data; the rest of the file is unreadable"
         case .readError: return "read errors; the rest of the file is unreadable"
         case .truncatedFile: return "the file ends before its end chunk; every complete page before the cut was decoded"
+        case .mergeReadAheadLimit: return "the time-ordered merge read too far ahead without a watermark; some events may be out of order across CPUs"
         }
     }
 }

@@ -32,6 +32,14 @@ public final class EventStream {
     /// Spare page buffers (every page fits in one region page).
     @exclusivity(unchecked) private var pool: [UnsafeMutableRawBufferPointer] = []
     private let pageCapacity: Int
+    /// Pages copied into `queues` and not yet decoded.
+    @exclusivity(unchecked) private var queuedPages = 0
+    /// The most pages the merge holds in `queues` (`maximumReadAheadBytes` of page buffers). A file
+    /// whose watermarks are missing or lie (a CPU that never shows up) would otherwise make the
+    /// merge copy the whole file into memory; past this the smallest head is released anyway.
+    private let maximumQueuedPages: Int
+    /// Read-ahead memory bound of the merge.
+    public static let maximumReadAheadBytes = 256 << 20
 
     public init(source: PageSource) {
         self.source = source
@@ -42,6 +50,7 @@ public final class EventStream {
         queueStart = Array(repeating: 0, count: cpuCount)
         cpusWithoutHead = cpuCount
         pageCapacity = Int(source.header.region.pageSize)
+        maximumQueuedPages = max(64, EventStream.maximumReadAheadBytes / pageCapacity)
     }
 
     /// Opens `path` and merges its CPUs.
@@ -68,8 +77,11 @@ public final class EventStream {
                     continue
                 }
                 if cpusWithoutHead > 0, !(heads[Int(top)]!.timestamp < source.reader.watermark) {
-                    pump()
-                    continue
+                    if _fastPath(queuedPages < maximumQueuedPages) {
+                        pump()
+                        continue
+                    }
+                    source.reader.diagnostics.count(.mergeReadAheadLimit, detail: "\(queuedPages) pages held while waiting for \(cpusWithoutHead) CPU(s)")
                 }
             }
             guard let top = heap.first else { return nil }
@@ -99,6 +111,7 @@ public final class EventStream {
             if heads[cpu] != nil { push(UInt16(cpu)) }
         } else {
             queues[cpu].append(cursor)
+            queuedPages += 1
         }
     }
 
@@ -117,6 +130,7 @@ public final class EventStream {
             if queueStart[cpu] < queues[cpu].count {
                 cursors[cpu] = queues[cpu][queueStart[cpu]]
                 queueStart[cpu] += 1
+                queuedPages -= 1
                 if queueStart[cpu] == queues[cpu].count {
                     queues[cpu].removeAll(keepingCapacity: true)
                     queueStart[cpu] = 0

@@ -41,6 +41,11 @@ public final class PageSource {
         self.init(reader: try TraceFileReader(path: path))
     }
 
+    /// Streams the pages of an .hvt file already in memory (`name` stands for its path in messages).
+    public convenience init(bytes: [UInt8], name: String) throws(TraceFileError) {
+        self.init(reader: try TraceFileReader(bytes: bytes, name: name))
+    }
+
     public var header: TraceFileHeader { reader.header }
     public var diagnostics: DecodeDiagnostics { reader.diagnostics }
 

@@ -21,7 +21,8 @@ public enum SnapshotLayout: Equatable, Sendable {
 /// Why a snapshot file cannot be read.
 public enum SnapshotError: Error, CustomStringConvertible, Sendable {
     case cannotOpen(path: String, errno: Int32)
-    case shortRead(path: String, offset: UInt64, wanted: Int, got: Int)
+    /// The file is too short for what had to be read at `offset` (`fileSize` bytes in all).
+    case shortRead(path: String, offset: UInt64, wanted: Int, fileSize: UInt64)
     case noSegmentForRegion(path: String, physicalAddress: UInt64)
     case malformedELF(path: String, reason: String)
     case region(path: String, offset: UInt64, RecordingError)
@@ -29,8 +30,8 @@ public enum SnapshotError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case let .cannotOpen(path, code): return "\(path): cannot open: \(String(cString: strerror(code)))"
-        case let .shortRead(path, offset, wanted, got):
-            return "\(path): file ends at byte \(offset + UInt64(got)) inside the trace region (needed \(wanted) bytes from offset \(offset)); is the offset right?"
+        case let .shortRead(path, offset, wanted, fileSize):
+            return "\(path): file ends at byte \(fileSize), but \(wanted) bytes are needed from offset 0x\(String(offset, radix: 16)): not a RAM file or memory dump of an hvtrace run, or --offset is wrong"
         case let .noSegmentForRegion(path, address):
             return "\(path): no PT_LOAD segment covers physical address 0x\(String(address, radix: 16)); was the dump taken with paging off (`dump-guest-memory FILE`)?"
         case let .malformedELF(path, reason): return "\(path): malformed ELF core: \(reason)"
@@ -80,8 +81,7 @@ public final class FlightRecorderSnapshot {
         }
         let size = Int(header.regionSize)
         let buffer = RegionBuffer(size: size)
-        let got = pread(fd, buffer.base, size, off_t(offset))
-        guard got == size else { throw .shortRead(path: path, offset: offset, wanted: size, got: max(got, 0)) }
+        try Self.read(fd: fd, path: path, offset: offset, count: size, into: buffer.base)
         do {
             consumer = try RingConsumer(region: buffer.base, length: size, owner: buffer)
         } catch {
@@ -102,10 +102,27 @@ public final class FlightRecorderSnapshot {
     }
 
     private static func read(fd: Int32, path: String, offset: UInt64, count: Int) throws(SnapshotError) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        let got = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
-        guard got == count else { throw .shortRead(path: path, offset: offset, wanted: count, got: max(got, 0)) }
-        return bytes
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 16)
+        defer { buffer.deallocate() }
+        try read(fd: fd, path: path, offset: offset, count: count, into: buffer)
+        return Array(UnsafeRawBufferPointer(start: buffer, count: count))
+    }
+
+    /// Reads exactly `count` bytes at `offset` (any 64-bit offset: one past the end of the file is
+    /// an error naming the file's size, not a trap).
+    private static func read(fd: Int32, path: String, offset: UInt64, count: Int,
+                             into buffer: UnsafeMutableRawPointer) throws(SnapshotError) {
+        var done = 0
+        while done < count, offset <= UInt64(Int64.max) - UInt64(count) {
+            let got = pread(fd, buffer + done, count - done, off_t(offset) + off_t(done))
+            if got < 0 && errno == EINTR { continue }
+            if got <= 0 { break }
+            done += got
+        }
+        guard done == count else {
+            let size = lseek(fd, 0, SEEK_END)
+            throw .shortRead(path: path, offset: offset, wanted: count, fileSize: UInt64(max(size, 0)))
+        }
     }
 
     /// The file offset of `TraceRegion.physicalBase` in an ELF64 little-endian core (QEMU's

@@ -62,8 +62,18 @@ public final class HVTFileOutput: TraceOutput {
         writer = try TraceFileWriter(path: path, header: header, compressionLevel: compressionLevel)
     }
 
+    /// Seconds between pushes of complete zstd blocks to disk, so a recorder that is killed leaves a
+    /// file that decodes up to (at most) this long before the kill.
+    public var flushInterval = 1.0
+    private var lastFlush = MonotonicClock.now
+
     public func append(_ page: RingConsumer.Page) throws {
         try writer.writePage(page.bytes, cpu: UInt16(page.cpu), sequence: page.sequence)
+        let now = MonotonicClock.now
+        if now - lastFlush >= flushInterval {
+            try writer.flush()
+            lastFlush = now
+        }
     }
 
     public func finish(ringStates: [RingStateSnapshot]) throws -> UInt64 {

@@ -19,8 +19,31 @@ private func systemWrite(_ descriptor: Int32, _ buffer: UnsafeRawPointer, _ coun
 /// The current errno as text.
 func systemErrorMessage() -> String { String(cString: strerror(errno)) }
 
+/// Where a reader's compressed bytes come from: a file, or bytes already in memory.
+protocol CompressedInput: AnyObject {
+    /// Reads up to `count` bytes into `buffer`; 0 at the end of the input.
+    func read(into buffer: UnsafeMutableRawPointer, count: Int) throws(TraceFileError.Reason) -> Int
+}
+
+/// Compressed bytes held in memory (fuzzing, tests, data that did not come from a file).
+final class MemoryInput: CompressedInput {
+    private let bytes: [UInt8]
+    private var position = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    func read(into buffer: UnsafeMutableRawPointer, count: Int) throws(TraceFileError.Reason) -> Int {
+        let length = min(count, bytes.count - position)
+        if length > 0 {
+            bytes.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + position, byteCount: length) }
+            position += length
+        }
+        return length
+    }
+}
+
 /// An open file descriptor, closed on deinit.
-final class PosixFile {
+final class PosixFile: CompressedInput {
     let descriptor: Int32
     let path: String
 

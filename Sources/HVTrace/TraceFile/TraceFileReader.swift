@@ -40,9 +40,17 @@ public final class TraceFileReader {
     private let window: DecompressedWindow
 
     /// Opens `path` and reads its header. Throws when the file is not a readable .hvt trace.
-    public init(path: String) throws(TraceFileError) {
+    public convenience init(path: String) throws(TraceFileError) {
+        try self.init(input: try PosixFile.openForReading(path), name: path)
+    }
+
+    /// Reads an .hvt file already in memory; `name` stands for the path in errors and diagnostics.
+    public convenience init(bytes: [UInt8], name: String) throws(TraceFileError) {
+        try self.init(input: MemoryInput(bytes), name: name)
+    }
+
+    private init(input file: any CompressedInput, name path: String) throws(TraceFileError) {
         self.path = path
-        let file = try PosixFile.openForReading(path)
         let window: DecompressedWindow
         do {
             window = try DecompressedWindow(file: file, capacity: 2 * TraceFileLayout.maximumPayload)
@@ -174,7 +182,7 @@ final class DecompressedWindow {
     /// small slices keep everything decoded before a damaged spot (and locate it to this many bytes).
     static let inputSlice = 1024
 
-    private let file: PosixFile
+    private let file: any CompressedInput
     private let decompressor: ZstdDecompressor
     private let input: UnsafeMutableRawBufferPointer
     private var inputStart = 0
@@ -191,7 +199,7 @@ final class DecompressedWindow {
     private(set) var streamOffset: UInt64 = 0
     private(set) var failure: Failure?
 
-    init(file: PosixFile, capacity: Int) throws(TraceFileError.Reason) {
+    init(file: any CompressedInput, capacity: Int) throws(TraceFileError.Reason) {
         self.file = file
         decompressor = try ZstdDecompressor()
         input = .allocate(byteCount: ZstdDecompressor.recommendedInputSize, alignment: 16)

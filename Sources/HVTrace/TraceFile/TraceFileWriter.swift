@@ -40,7 +40,12 @@ public final class TraceFileWriter {
             throw TraceFileError(path: path, reason: error)
         }
         staging = .allocate(byteCount: stagingCapacity, alignment: 16)
-        file = try PosixFile.create(temporaryPath)
+        do {
+            file = try PosixFile.create(temporaryPath)
+        } catch {
+            // Name the file the user asked for; the temporary name is an implementation detail.
+            throw TraceFileError(path: path, reason: error.reason)
+        }
         let body = header.encodedBody()
         var preamble = ByteWriter()
         preamble.u64(TraceFileLayout.magic)

@@ -48,12 +48,12 @@ struct Compare: ParsableCommand {
         var policy = ThresholdPolicy(standard: CompareThresholds(thresholdPct: thresholdPct, floorNs: floorNs))
         if let thresholds {
             guard let data = FileManager.default.contents(atPath: thresholds) else {
-                throw AnalysisInputError.unreadable(file: thresholds, reason: "no such file or no permission")
+                throw AnalysisInputError.unreadable(file: thresholds, reason: PosixErrors.lastMessage(opening: thresholds))
             }
             policy = try ThresholdPolicy.parse(data, file: thresholds, base: policy.standard)
         }
-        let comparison = Comparison(base: try TraceAnalysis.reportOrSummary(path: base),
-                                    candidate: try TraceAnalysis.reportOrSummary(path: candidate),
+        let comparison = Comparison(base: try TraceAnalysis.reportOrSummary(path: base, warn: printWarning),
+                                    candidate: try TraceAnalysis.reportOrSummary(path: candidate, warn: printWarning),
                                     baseName: base, candidateName: candidate, policy: policy, alpha: alpha)
         try output.emit(try comparison.rendered(as: output.format))
         if comparison.hasRegression { throw ExitCode(1) }

@@ -34,7 +34,7 @@ struct Flame: ParsableCommand {
     }
 
     func run() throws {
-        let (builder, pairing, diagnostics) = try TraceAnalysis.flameGraph(path: file)
+        let (builder, pairing, diagnostics) = try TraceAnalysis.flameGraph(path: file, warn: printWarning)
         var text: String
         if let diff {
             let base = try Flame.loadGraph(diff)
@@ -50,6 +50,10 @@ struct Flame: ParsableCommand {
                 text += "warning: \(builder.diagnostics.mismatchedSpanLeaves) mismatched span leaves, "
                     + "\(builder.diagnostics.spansOpenAtReturn) spans open at return\n"
             }
+            if builder.diagnostics.spansTooDeep > 0 {
+                text += "warning: \(builder.diagnostics.spansTooDeep) spans nested deeper than \(FlameBuilder.maximumSpanDepth) levels "
+                    + "were folded into their parent\n"
+            }
             text += builder.graph.tree(minPercent: minPct)
         }
         if let output { try TraceAnalysis.write(text, to: output) } else { print(text, terminator: "") }
@@ -57,9 +61,9 @@ struct Flame: ParsableCommand {
 
     /// A flame graph from a trace (`.hvt`) or a folded-stacks file.
     static func loadGraph(_ path: String) throws -> FlameGraph {
-        if path.hasSuffix(".hvt") { return try TraceAnalysis.flameGraph(path: path).builder.graph }
+        if path.hasSuffix(".hvt") { return try TraceAnalysis.flameGraph(path: path, warn: printWarning).builder.graph }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw AnalysisInputError.unreadable(file: path, reason: "no such file or no permission")
+            throw AnalysisInputError.unreadable(file: path, reason: PosixErrors.lastMessage(opening: path))
         }
         return try FlameGraph.parseFolded(String(decoding: data, as: UTF8.self), source: path)
     }

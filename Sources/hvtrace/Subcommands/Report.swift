@@ -23,7 +23,7 @@ struct Report: ParsableCommand {
 
     func run() throws {
         let path = try file ?? TraceAnalysis.newestTrace()
-        let report = try TraceAnalysis.report(path: path, grouping: by)
+        let report = try TraceAnalysis.report(path: path, grouping: by, warn: printWarning)
         try output.emit(try report.rendered(as: output.format))
     }
 }

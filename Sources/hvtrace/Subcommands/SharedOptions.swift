@@ -28,6 +28,11 @@ func printError(_ message: String) {
     printToStandardError("hvtrace: error: \(message)")
 }
 
+/// Writes `hvtrace: warning: MESSAGE` to stderr.
+func printWarning(_ message: String) {
+    printToStandardError("hvtrace: warning: \(message)")
+}
+
 /// Writes a line to stderr.
 func printToStandardError(_ text: String) {
     var line = text + "\n"
