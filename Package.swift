@@ -37,7 +37,7 @@ let package = Package(
         .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat"]),
         // Boots the hypervisor in QEMU (skipped without qemu-system-aarch64): trace counts,
         // determinism, overflow accounting, flight recorder, the probe's shell test, and Linux with 2 vCPUs.
-        .testTarget(name: "IntegrationTests", dependencies: ["TraceFormat"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["TraceFormat", "HVTrace"]),
         // Analyses (pairing, report, flame, compare) on event sequences of known distributions.
         .testTarget(name: "AnalysisTests", dependencies: ["HVTrace"]),
         // The hypervisor core's pure logic (ESR decoding, stage-2 descriptors, MMIO decode, PSCI

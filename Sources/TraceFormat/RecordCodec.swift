@@ -3,7 +3,7 @@
 // event's fields as varints. Producer (hypervisor, synthetic writer) and consumer share this file.
 
 /// The largest record the encoder can produce (id + delta + the widest field set, guestMarker:
-/// 1 + 10 + 5 + 10), rounded up. A producer opens a new page when fewer bytes than this are left.
+/// 1 + 10 + 5 + 10), rounded up; also covers the extra zero byte `PreencodedVarint` may store. A producer opens a new page when fewer bytes than this are left.
 public let maxRecordLength = 32
 
 /// Encodes records.
@@ -14,12 +14,10 @@ public enum RecordEncoder {
     @inline(__always)
     public static func encode(_ event: TraceEvent, delta: UInt64,
                               to pointer: UnsafeMutableRawPointer, at offset: Int) -> Int {
-        pointer.storeBytes(of: event.id.rawValue, toByteOffset: offset, as: UInt8.self)
-        var cursor = Varint.store(delta, to: pointer, at: offset &+ 1)
+        var cursor = storeHeader(event.id, delta: delta, to: pointer, at: offset)
         switch event {
         case let .exitEntry(ec, iss, vcpu):
-            pointer.storeBytes(of: ec, toByteOffset: cursor, as: UInt8.self)
-            cursor = Varint.store(UInt64(iss), to: pointer, at: cursor &+ 1)
+            cursor = storeExitEntryFields(ec: ec, iss: iss, to: pointer, at: cursor)
             cursor = Varint.store(UInt64(vcpu), to: pointer, at: cursor)
         case .exitReturn:
             break
@@ -58,6 +56,39 @@ public enum RecordEncoder {
             cursor = Varint.store(count, to: pointer, at: cursor)
         }
         return cursor
+    }
+}
+
+extension RecordEncoder {
+    /// Writes an `exitEntry` record whose vCPU field was encoded ahead of time (the hypervisor
+    /// keeps it per vCPU): the same bytes as `encode(.exitEntry(…))`, without the vCPU varint's
+    /// branches on every exit.
+    @inline(__always)
+    public static func encodeExitEntry(ec: UInt8, iss: UInt32, vcpu: PreencodedVarint, delta: UInt64,
+                                       to pointer: UnsafeMutableRawPointer, at offset: Int) -> Int {
+        let cursor = storeHeader(.exitEntry, delta: delta, to: pointer, at: offset)
+        return vcpu.store(to: pointer, at: storeExitEntryFields(ec: ec, iss: iss, to: pointer, at: cursor))
+    }
+
+    /// The EC byte and ISS varint of an `exitEntry` record.
+    @inline(__always)
+    static func storeExitEntryFields(ec: UInt8, iss: UInt32, to pointer: UnsafeMutableRawPointer, at offset: Int) -> Int {
+        pointer.storeBytes(of: ec, toByteOffset: offset, as: UInt8.self)
+        return Varint.store(UInt64(iss), to: pointer, at: offset &+ 1)
+    }
+
+    /// Writes a record's id byte and timestamp delta and returns the offset just past them. A delta
+    /// below 128 (consecutive events of one exit) goes out with the id in one 16-bit store.
+    @inline(__always)
+    public static func storeHeader(_ id: EventID, delta: UInt64,
+                                   to pointer: UnsafeMutableRawPointer, at offset: Int) -> Int {
+        if _fastPath(delta < 0x80) {
+            let pair = UInt16(id.rawValue) | UInt16(truncatingIfNeeded: delta) << 8
+            pointer.storeBytes(of: pair.littleEndian, toByteOffset: offset, as: UInt16.self)
+            return offset &+ 2
+        }
+        pointer.storeBytes(of: id.rawValue, toByteOffset: offset, as: UInt8.self)
+        return Varint.store(delta, to: pointer, at: offset &+ 1)
     }
 }
 

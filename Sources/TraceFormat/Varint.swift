@@ -16,8 +16,27 @@ public enum Varint {
 
     /// Stores `value` at `pointer + offset` and returns the offset just past it.
     /// The caller guarantees `maxVarintLength` writable bytes.
+    ///
+    /// Values below 2^14 (almost every field and delta the hypervisor writes) take an unrolled
+    /// path: one byte store, or one unaligned 16-bit store of both bytes; longer values loop.
     @inlinable @inline(__always)
     public static func store(_ value: UInt64, to pointer: UnsafeMutableRawPointer, at offset: Int) -> Int {
+        if _fastPath(value < 0x80) {
+            pointer.storeBytes(of: UInt8(truncatingIfNeeded: value), toByteOffset: offset, as: UInt8.self)
+            return offset &+ 1
+        }
+        if value < 0x4000 {
+            // Low byte: bits 6:0 with the continuation bit; high byte: bits 13:7.
+            let pair = UInt16(truncatingIfNeeded: (value & 0x7F) | 0x80 | ((value >> 7) << 8))
+            pointer.storeBytes(of: pair.littleEndian, toByteOffset: offset, as: UInt16.self)
+            return offset &+ 2
+        }
+        return storeLong(value, to: pointer, at: offset)
+    }
+
+    /// The general loop for values of 2^14 and above (three to ten bytes).
+    @usableFromInline @inline(__always)
+    static func storeLong(_ value: UInt64, to pointer: UnsafeMutableRawPointer, at offset: Int) -> Int {
         var remaining = value
         var cursor = offset
         while remaining >= 0x80 {
@@ -83,6 +102,38 @@ public enum Varint {
             if shift > 63 { return nil }
         }
         return nil
+    }
+}
+
+/// A 16-bit field's varint encoded once, for a field that is the same in every record a source
+/// writes (the vCPU id of its exit records): one 32-bit store writes it, then the cursor advances
+/// by `length`. The bytes above `length` are zero, so the store leaves the page's zeroed tail as
+/// it was (the caller guarantees four writable bytes, well inside `maxRecordLength`).
+public struct PreencodedVarint: Equatable, Sendable {
+    /// The varint's bytes, little-endian, zero above `length`.
+    public let bytes: UInt32
+    /// 1 to 3.
+    public let length: Int
+
+    @inlinable
+    public init(_ value: UInt16) {
+        var encoded: UInt32 = 0
+        var remaining = UInt32(value)
+        var count = 0
+        while remaining >= 0x80 {
+            encoded |= ((remaining & 0x7F) | 0x80) << (8 * count)
+            remaining >>= 7
+            count += 1
+        }
+        bytes = encoded | (remaining << (8 * count))
+        length = count + 1
+    }
+
+    /// Stores the varint at `pointer + offset` and returns the offset just past it.
+    @inlinable @inline(__always)
+    public func store(to pointer: UnsafeMutableRawPointer, at offset: Int) -> Int {
+        pointer.storeBytes(of: bytes.littleEndian, toByteOffset: offset, as: UInt32.self)
+        return offset &+ length
     }
 }
 

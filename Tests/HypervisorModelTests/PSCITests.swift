@@ -45,6 +45,25 @@ func cpuOnChecks(target: UInt64, entry: UInt64, alreadyOn: Bool, expected: PSCIR
   #expect(topology.checkCPUOn(targetAffinity: target, entryPoint: entry, targetIsOn: { _ in alreadyOn }) == expected)
 }
 
+@Test("An MPIDR names a vCPU only when every bit but Aff0 is zero (Aff1–Aff3, must-be-zero bits)",
+      arguments: [
+        (UInt64(0), Optional(0)), (1, 1), (2, nil), (0xFF, nil),
+        (0x100, nil),  // Aff1
+        (0x1_0000, nil), (0x1_0001, nil),  // Aff2 (found by the hostile probe: was vCPU 0 / 1)
+        (0x100_0000, nil),  // bits [31:24], must be zero
+        (0x8000_0000, nil),  // MPIDR_EL1 bit 31 (RES1 in the register, not part of target_cpu)
+        (0x1_0000_0000, nil),  // Aff3
+        (0x100_0000_0000, nil), (0x8000_0000_0000_0000, nil),  // bits [63:40]
+      ])
+func mpidrNamesVCpu(affinity: UInt64, expected: Int?) {
+  let topology = PSCITopology(vcpuCount: 2, ramBase: 0x4000_0000, ramSize: 128 << 20)
+  #expect(topology.vcpuIndex(affinity: affinity) == expected)
+  #expect((topology.checkCPUOn(targetAffinity: affinity, entryPoint: 0x4008_0000, targetIsOn: { _ in false })
+    == .invalidParameters) == (expected == nil))
+  #expect((topology.checkAffinityInfo(targetAffinity: affinity, lowestLevel: 0) == .invalidParameters)
+    == (expected == nil))
+}
+
 @Test("AFFINITY_INFO accepts level 0 and existing vCPUs only")
 func affinityInfoChecks() {
   let topology = PSCITopology(vcpuCount: 2, ramBase: 0x4000_0000, ramSize: 128 << 20)

@@ -4,6 +4,8 @@
 /// GICV), the PL011 at 0x0900_0000 is passed through with its IRQ 33.
 enum GuestKind {
   case probe
+  /// The probe's hostile mode: random hypercalls, accesses and system instructions (issue 8).
+  case hostile
   case nimbosContract
   case nimbos
   case linux
@@ -11,6 +13,7 @@ enum GuestKind {
   init?(name: [UInt8]) {
     let slice = name[...]
     if bytesEqual(slice, "probe") { self = .probe }
+    else if bytesEqual(slice, "hostile") { self = .hostile }
     else if bytesEqual(slice, "nimbos-contract") { self = .nimbosContract }
     else if bytesEqual(slice, "nimbos") { self = .nimbos }
     else if bytesEqual(slice, "linux") { self = .linux }
@@ -37,13 +40,21 @@ enum VMConfigs {
   static let passthroughInterrupts: [UInt32] = [27, 30, Platform.uartInterrupt]
 
   /// `probePanicAtEnd` (boot argument `panic=1`): the probe ends with the debug-panic call.
-  static func description(for kind: GuestKind, probePanicAtEnd: Bool = false) -> VMDescription {
+  /// `hostileSeed`/`hostileOperations` (boot arguments `seed=N`, `ops=N`) reach the hostile
+  /// probe in x0: seed in [63:32], operation count in [31:0].
+  static func description(for kind: GuestKind, probePanicAtEnd: Bool = false,
+                          hostileSeed: UInt64 = ProbeProtocol.hostileDefaultSeed,
+                          hostileOperations: UInt64 = ProbeProtocol.hostileDefaultOperations) -> VMDescription {
     let flags = probePanicAtEnd ? ProbeProtocol.modeFlagPanicAtEnd : 0
     let probeMode = { (mode: UInt64) in ProbeProtocol.modeMagic << 32 | mode | flags }
     switch kind {
     case .probe:
       return small(name: "probe", x1: probeMode(ProbeProtocol.modeProbe),
                    testDevice: ProbeProtocol.testDeviceIPA)
+    case .hostile:
+      return small(name: "hostile", x1: probeMode(ProbeProtocol.modeHostile),
+                   testDevice: ProbeProtocol.testDeviceIPA,
+                   x0: (hostileSeed & 0xFFFF_FFFF) << 32 | min(hostileOperations, 0xFFFF_FFFF))
     case .nimbosContract:
       return small(name: "nimbos-contract", x1: probeMode(ProbeProtocol.modeNimbOSContract),
                    testDevice: nil)
@@ -65,11 +76,11 @@ enum VMConfigs {
   }
 
   /// NimbOS's contract: 128 MiB at IPA 0x4000_0000, image at 0x4008_0000, x0 ignored.
-  private static func small(name: StaticString, x1: UInt64, testDevice: UInt64?) -> VMDescription {
+  private static func small(name: StaticString, x1: UInt64, testDevice: UInt64?, x0: UInt64 = 0) -> VMDescription {
     VMDescription(
       name: name, vmid: 1, vcpuCount: 1,
       ram: GuestMemoryRegion(ipa: guestRAMIPA, physicalAddress: guestRAMPhysical, size: smallGuestRAMSize),
-      entry: smallGuestImageIPA, bootX0: 0, bootX1: x1, passthroughMMIO: [uart],
+      entry: smallGuestImageIPA, bootX0: x0, bootX1: x1, passthroughMMIO: [uart],
       distributorIPA: Platform.distributorBase, cpuInterfaceIPA: Platform.cpuInterfaceBase,
       passthroughInterrupts: passthroughInterrupts, probeDeviceIPA: testDevice)
   }

@@ -7,13 +7,14 @@ import TraceFormat
 func handleHypervisorCall(frame: UnsafeMutablePointer<TrapFrame>, viaSMC: Bool, immediate: UInt16,
                           vcpu: VCpu) -> ExitAction {
   let functionID = frame.pointee.x.0
-  Trace.hypercall(functionID: functionID, immediate: immediate, viaSMC: viaSMC)
-  // Fast path: the null call, what the round-trip measurement exercises.
+  // Fast path: the null call, what the round-trip measurement exercises. Nothing else happens
+  // before the ERET, so the call, its result and the exit's return are recorded together.
   if functionID == UInt64(FunctionID.hypervisorNull) {
     frame.pointee.x.0 = 0
-    Trace.hypercallResult(0)
-    return .resume
+    Trace.hypercallCompletedExit(functionID: functionID, immediate: immediate, viaSMC: viaSMC, result: 0)
+    return .resumeReturnTraced
   }
+  Trace.hypercall(functionID: functionID, immediate: immediate, viaSMC: viaSMC)
   let phase: HandlerPhase = functionID & 0xFF00_0000 == 0x8400_0000 || functionID & 0xFF00_0000 == 0xC400_0000
     ? .psci : .hypercall
   Trace.spanEnter(phase)

@@ -34,10 +34,9 @@ enum Trace {
                                           vcpu: VCpu) {
     #if !HVTRACE_DISABLED
     if let producer {
-      producer.pointee.record(.exitEntry(ec: UInt8(truncatingIfNeeded: syndrome.rawValue >> 26),
-                                         iss: UInt32(truncatingIfNeeded: syndrome.rawValue) & 0x1FF_FFFF,
-                                         vcpu: identifier(vcpu)),
-                              timestamp: frame.pointee.entryTimestamp)
+      producer.pointee.recordExitEntry(ec: UInt8(truncatingIfNeeded: syndrome.rawValue >> 26),
+                                       iss: UInt32(truncatingIfNeeded: syndrome.rawValue) & 0x1FF_FFFF,
+                                       vcpu: vcpu.traceIdentifierVarint, timestamp: frame.pointee.entryTimestamp)
     }
     #endif
   }
@@ -46,8 +45,8 @@ enum Trace {
   @inline(__always) static func interruptExitEntry(_ frame: UnsafeMutablePointer<TrapFrame>, vcpu: VCpu) {
     #if !HVTRACE_DISABLED
     if let producer {
-      producer.pointee.record(.exitEntry(ec: AsynchronousExit.irq.rawValue, iss: 0, vcpu: identifier(vcpu)),
-                              timestamp: frame.pointee.entryTimestamp)
+      producer.pointee.recordExitEntry(ec: AsynchronousExit.irq.rawValue, iss: 0, vcpu: vcpu.traceIdentifierVarint,
+                                       timestamp: frame.pointee.entryTimestamp)
     }
     #endif
   }
@@ -59,6 +58,20 @@ enum Trace {
   @inline(__always) static func hypercall(functionID: UInt64, immediate: UInt16, viaSMC: Bool) {
     emit(.hypercall(conduit: viaSMC ? .smc : .hvc, immediate: immediate,
                     functionID: UInt32(truncatingIfNeeded: functionID)))
+  }
+
+  /// A hypercall answered on a fast path that returns straight to the guest: the dispatch, its
+  /// result and the exit's return at one instant (one clock read, one producer update; the
+  /// result and return carry delta 0). The caller returns `.resumeReturnTraced`.
+  @inline(__always) static func hypercallCompletedExit(functionID: UInt64, immediate: UInt16, viaSMC: Bool,
+                                                       result: UInt64) {
+    #if !HVTRACE_DISABLED
+    if let producer {
+      producer.pointee.record(.hypercall(conduit: viaSMC ? .smc : .hvc, immediate: immediate,
+                                         functionID: UInt32(truncatingIfNeeded: functionID)),
+                              .hypercallResult(Int64(bitPattern: result)), .exitReturn, timestamp: TraceClock.now())
+    }
+    #endif
   }
 
   /// What the call returned in x0 (signed: SMCCC errors are negative).

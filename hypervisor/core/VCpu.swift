@@ -1,4 +1,5 @@
 import CHAL
+import TraceFormat
 
 /// Lifecycle of a virtual CPU (PSCI's view: on or off).
 enum VCpuPowerState: Equatable {
@@ -27,12 +28,19 @@ final class VCpu {
   var interruptExits: UInt64 = 0
   /// The vCPU field of trace records: VM id in bits 15:8, vCPU index in bits 7:0.
   let traceIdentifier: UInt16
+  #if !HVTRACE_DISABLED
+  /// `traceIdentifier` as the varint exit records carry, encoded once (TraceHooks' exitEntry).
+  let traceIdentifierVarint: PreencodedVarint
+  #endif
 
   init(index: Int, vm: VM, powerState: VCpuPowerState) {
     self.index = index
     self.vm = vm
     self.powerState = powerState
     self.traceIdentifier = UInt16(vm.description.vmid) << 8 | UInt16(truncatingIfNeeded: index)
+    #if !HVTRACE_DISABLED
+    self.traceIdentifierVarint = PreencodedVarint(traceIdentifier)
+    #endif
     exitCounts = UnsafeMutablePointer<UInt64>.allocate(capacity: 64)
     exitCounts.initialize(repeating: 0, count: 64)
   }
@@ -54,6 +62,11 @@ final class VCpu {
   }
 
   /// The vCPU running on this physical CPU (TPIDR_EL2 → PerCPU.currentVCpu).
+  /// Runs `body` with the running vCPU borrowed (no retain/release: the VM keeps it alive).
+  @inline(__always) static func withCurrent<Result>(_ body: (VCpu) -> Result) -> Result {
+    Unmanaged<VCpu>.fromOpaque(PerCPUData.current.pointee.currentVCpu!)._withUnsafeGuaranteedRef(body)
+  }
+
   @inline(__always) static var current: VCpu {
     Unmanaged<VCpu>.fromOpaque(PerCPUData.current.pointee.currentVCpu!).takeUnretainedValue()
   }

@@ -68,6 +68,12 @@ expect markerContractTimer " ticks=5 ok"
 expect markerContractDone " phases=4 failures=0"
 expect_status_zero nimbos-contract
 
+echo "hostile:"
+run_guest hostile
+expect_pattern markerHostileDone " ops=100000 hvc=[0-9]+ smc=[0-9]+ psci=[0-9]+ mem=[0-9]+ sysreg=[0-9]+ misc=[0-9]+ aborts=[0-9]+ undefs=[0-9]+ errors=[0-9]+ unexpected=0 memory-intact=1 responsive=1 ok"
+if printf '%s\n' "$output" | grep -qi panic; then echo "  FAIL: panic in the hostile run"; failures=$((failures + 1)); fi
+expect_status_zero hostile
+
 if [ "$failures" -ne 0 ]; then
   echo "test-probe: $failures failure(s)"
   echo "--- probe output ---"; printf '%s\n' "$probe_output"

@@ -136,8 +136,11 @@ struct PSCITopology: Equatable {
   let ramSize: UInt64
 
   /// The vCPU index an MPIDR names (Aff0 = index, higher affinities 0), or nil.
+  /// DEN 0022D 5.1.4 (target_cpu): Aff3 [39:32], Aff2 [23:16], Aff1 [15:8], Aff0 [7:0]; bits
+  /// [63:40] and [31:24] must be zero. Our vCPUs differ in Aff0 only, so every other bit must
+  /// be zero (the old mask missed Aff2 and the must-be-zero bits: MPIDR 0x1_0000 named vCPU 0).
   func vcpuIndex(affinity: UInt64) -> Int? {
-    guard affinity & 0xFF_0000_FF00 == 0 else { return nil }  // Aff3, Aff2, Aff1 must be 0
+    guard affinity >> 8 == 0 else { return nil }
     let index = Int(affinity & 0xFF)
     return index < vcpuCount ? index : nil
   }

@@ -80,6 +80,10 @@ enum Interrupts {
 func probeSynchronousException() {
   let syndrome = read_esr_el1()
   let exceptionClass = (syndrome >> 26) & 0x3F
+  if exceptionClass == 0x3C {
+    // BRK: a Swift runtime trap in the probe itself, never something to step over.
+    probeUnexpected(4, syndrome, read_elr_el1())
+  }
   if exceptionClass == 0x25 || exceptionClass == 0x24 {
     Faults.aborts += 1
     Faults.lastSyndrome = syndrome
@@ -428,10 +432,12 @@ func contractMode() {
 // MARK: - Entry
 
 @_cdecl("probe_main")
-func probeMain(_ mode: UInt64) {
+func probeMain(_ mode: UInt64, _ argument: UInt64) {
   // The probe keeps general registers only; allow FP anyway in case the compiler disagrees.
   write_cpacr_el1(3 << 20)
-  if mode >> 32 == ProbeProtocol.modeMagic && mode & 0xFFFF == ProbeProtocol.modeNimbOSContract {
+  if mode >> 32 == ProbeProtocol.modeMagic && mode & 0xFFFF == ProbeProtocol.modeHostile {
+    hostileMode(seed: argument >> 32, operations: argument & 0xFFFF_FFFF)
+  } else if mode >> 32 == ProbeProtocol.modeMagic && mode & 0xFFFF == ProbeProtocol.modeNimbOSContract {
     Out.text(ProbeProtocol.markerContractStart); Out.text(" mode=nimbos-contract\r\n")
     contractMode()
   } else {

@@ -1,11 +1,13 @@
 /*
  * start.S — the probe guest's entry at EL1 (MMU off) and its EL1 vector table.
- * x1 carries the probe mode from the hypervisor (see protocol.txt); x0 is ignored, as NimbOS does.
+ * x1 carries the probe mode from the hypervisor (see protocol.txt); x0 is ignored, as NimbOS does,
+ * except by the hostile mode (seed and operation count).
  */
     .section .text.boot, "ax"
     .global _start
 _start:
     mov     x19, x1
+    mov     x20, x0
     adrp    x9, probe_stack_top
     add     x9, x9, :lo12:probe_stack_top
     mov     sp, x9
@@ -22,6 +24,7 @@ _start:
     msr     vbar_el1, x9
     isb
     mov     x0, x19
+    mov     x1, x20
     bl      probe_main
 3:  wfi
     b       3b
@@ -103,3 +106,52 @@ probe_step_over:
     add     x9, x9, #4
     msr     elr_el1, x9
     ret
+
+/*
+ * hostile_exec(regs): the hostile mode's one-instruction executor. Loads x0–x7 from regs[0..7],
+ * calls hostile_slot (the instruction under test, then RET), stores x0–x7 back. A fault in the
+ * slot is stepped over by the synchronous handler (ELR_EL1 += 4 lands on the RET), and the
+ * handler restores x0–x18, so the values stored back are what the instruction (or the
+ * hypervisor, for HVC/SMC) left.
+ */
+    .section .text, "ax"
+    .global hostile_exec
+hostile_exec:
+    stp     x29, x30, [sp, #-32]!
+    str     x19, [sp, #16]
+    mov     x19, x0
+    ldp     x0, x1, [x19, #0]
+    ldp     x2, x3, [x19, #16]
+    ldp     x4, x5, [x19, #32]
+    ldp     x6, x7, [x19, #48]
+    bl      hostile_slot
+    stp     x0, x1, [x19, #0]
+    stp     x2, x3, [x19, #16]
+    stp     x4, x5, [x19, #32]
+    stp     x6, x7, [x19, #48]
+    ldr     x19, [sp, #16]
+    ldp     x29, x30, [sp], #32
+    ret
+
+/* hostile_set_instruction(w0): writes the slot's instruction and makes it visible to fetch. */
+    .global hostile_set_instruction
+hostile_set_instruction:
+    adrp    x9, hostile_slot
+    add     x9, x9, :lo12:hostile_slot
+    str     w0, [x9]
+    dc      cvau, x9
+    dsb     ish
+    ic      ivau, x9
+    dsb     ish
+    isb
+    ret
+
+/* The slot has a 4 KiB page of its own: rewriting it must not invalidate QEMU's translations
+ * of the probe's other code. */
+    .section .data.hostile_slot, "aw"
+    .balign 4096
+    .global hostile_slot
+hostile_slot:
+    nop
+    ret
+    .balign 4096

@@ -67,7 +67,8 @@ PROBE_SYSREG(pmccntr_el0) PROBE_SYSREG(pmcr_el0) PROBE_SYSREG(pmcntenset_el0)
 PROBE_SYSREG(pmccfiltr_el0)
 PROBE_SYSREG(cntfrq_el0) PROBE_SYSREG(cntp_tval_el0) PROBE_SYSREG(cntp_ctl_el0)
 PROBE_SYSREG(actlr_el1) PROBE_SYSREG(sctlr_el1) PROBE_SYSREG(esr_el1) PROBE_SYSREG(far_el1)
-PROBE_SYSREG(cpacr_el1)
+PROBE_SYSREG(cpacr_el1) PROBE_SYSREG(elr_el1)
+PROBE_INLINE uint64_t read_mpidr_el1(void) { uint64_t v; __asm__ volatile("mrs %0, mpidr_el1" : "=r"(v)); return v; }
 
 PROBE_INLINE void probe_irq_enable(void) { __asm__ volatile("msr daifclr, #2" ::: "memory"); }
 PROBE_INLINE void probe_irq_disable(void) { __asm__ volatile("msr daifset, #2" ::: "memory"); }
@@ -90,5 +91,14 @@ PROBE_INLINE void probe_store8(uint64_t a, uint8_t v) { __asm__ volatile("strb %
 /// Address of _start (the entry point the hypervisor jumped to).
 extern char _start[];
 PROBE_INLINE uint64_t probe_entry_address(void) { return (uint64_t)_start; }
+
+/* The hostile mode's one-instruction executor (start.S). */
+void hostile_exec(uint64_t registers[8]);
+void hostile_set_instruction(uint32_t instruction);
+/// The probe's read-only image (code and constants): _start up to the end of .rodata.
+extern char __image_readonly_end[];
+PROBE_INLINE uint64_t probe_image_readonly_end(void) { return (uint64_t)__image_readonly_end; }
+extern char __bss_end[];
+PROBE_INLINE uint64_t probe_image_end(void) { return (uint64_t)__bss_end; }
 
 #endif
