@@ -126,6 +126,8 @@ if [ "$shell_checks" -eq 1 ]; then
     echo "test-linux: interactive shell"
     coproc shell { timeout --foreground -k 5 "$timeout_seconds" "$here/scripts/run-qemu.sh" linux --shell \
         "${qemu_extra[@]}" 2>&1; }
+    # bash unsets shell_PID once the coprocess has ended: keep it now.
+    shell_pid=$shell_PID
     if expect_output "$HVTRACE_LINUX_SHELL_MARKER"; then pass "shell marker"; else fail "no shell marker"; fi
     type_line 'echo typed-$((6 * 7))'
     if expect_output "typed-42"; then pass "typed command answered (PL011 RX interrupt)"
@@ -139,7 +141,6 @@ if [ "$shell_checks" -eq 1 ]; then
     type_line 'exit'
     if expect_output "hv: guest requested SYSTEM_OFF"; then pass "shell exit powers off"
     else fail "no power-off after the shell exited"; fi
-    shell_pid=$shell_PID
     wait "$shell_pid"
     shell_status=$?
     if [ "$shell_status" -eq 0 ]; then pass "QEMU exited 0 (shell run)"
