@@ -48,7 +48,7 @@ struct LinuxTraceTests {
             case .exitReturn:
                 returns += 1
                 openExitEC[timed.cpu] = nil
-            case let .mmioAccess(_, _, _, _):
+            case .mmioAccess:
                 if let vcpu = currentVCPU[timed.cpu], openExitEC[timed.cpu] == ExceptionClass.dataAbortLower.rawValue {
                     seen[vcpu, default: Seen()].mmioExits += 1
                 }
