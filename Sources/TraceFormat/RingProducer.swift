@@ -111,12 +111,36 @@ public struct RingProducer<Platform: TracePlatform> {
         }
     }
 
+    /// An `exitEntry` stamped `entryTimestamp` followed by three events at `timestamp` (the second
+    /// and third with delta 0), with one page check and one update of the producer state: the
+    /// hypervisor's null-hypercall exit (entry, call, result, return). All four are written, or
+    /// all four counted lost. `entryTimestamp` must not be after `timestamp`.
+    @inline(__always)
+    public mutating func recordExitEntry(ec: UInt8, iss: UInt32, vcpu: PreencodedVarint, timestamp entryTimestamp: UInt64,
+                                         then first: TraceEvent, _ second: TraceEvent, _ third: TraceEvent,
+                                         timestamp: UInt64) {
+        append(records: 4, timestamp: entryTimestamp, end: timestamp) { record, offset, delta in
+            var next = RecordEncoder.encodeExitEntry(ec: ec, iss: iss, vcpu: vcpu, delta: delta, to: record, at: offset)
+            next = RecordEncoder.encode(first, delta: timestamp &- entryTimestamp, to: record, at: next)
+            next = RecordEncoder.encode(second, delta: 0, to: record, at: next)
+            return RecordEncoder.encode(third, delta: 0, to: record, at: next)
+        }
+    }
+
     /// The append path shared by the `record` variants: loads the hot state once, checks that
     /// `records` full records fit the open page (else commits it and opens the next, or counts
     /// them lost), lets `encode` write them at (record start, 0, delta to the first) and stores
     /// the new offset, count and timestamp back with one `stp`.
     @inline(__always)
     mutating func append(records: Int, timestamp: UInt64,
+                         _ encode: (UnsafeMutableRawPointer, Int, UInt64) -> Int) {
+        append(records: records, timestamp: timestamp, end: timestamp, encode)
+    }
+
+    /// `append` whose first record is stamped `timestamp` (a page opened for it starts there) and
+    /// whose last is stamped `end` (the new last timestamp; `encode` writes the deltas in between).
+    @inline(__always)
+    mutating func append(records: Int, timestamp: UInt64, end: UInt64,
                          _ encode: (UnsafeMutableRawPointer, Int, UInt64) -> Int) {
         var page = self.page
         var position = self.position
@@ -128,7 +152,7 @@ public struct RingProducer<Platform: TracePlatform> {
         // Encode relative to the record's start: fixed-length paths store at constant offsets.
         let length = encode(page + Int(truncatingIfNeeded: position >> 16), 0, timestamp &- last)
         self.position = position &+ (UInt64(truncatingIfNeeded: length) << 16) &+ UInt64(records)
-        lastTimestamp = timestamp
+        lastTimestamp = end
     }
 
     /// Commits the open page if it holds anything, so the consumer sees it now (power-off, panic,
@@ -138,8 +162,8 @@ public struct RingProducer<Platform: TracePlatform> {
     }
 
     /// Commits the open page (if any) and opens the next one; false if the `events` about to be
-    /// written must be dropped (they are counted lost). A freshly opened page holds far more than
-    /// two records (pages are at least 256 bytes).
+    /// written must be dropped (they are counted lost). A freshly opened page holds more than
+    /// four full records (pages are at least 256 bytes, the header 32, a record at most 32).
     @inline(never)
     @usableFromInline mutating func advance(timestamp: UInt64, events: UInt64) -> Bool {
         if isOpen { commit(partial: false) }

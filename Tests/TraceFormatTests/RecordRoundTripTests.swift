@@ -218,3 +218,40 @@ func preencodedExitEntryMatchesTheGeneralEncoder(vcpu: UInt16, delta: UInt64) {
         #expect(producer.producedEvents == UInt64(expected.count))
     }
 }
+
+/// A whole exit recorded in one update (`recordExitEntry(…then:…)`, the hypervisor's null-HVC
+/// path) decodes like the entry and the three events recorded separately, page openings
+/// included (a page opened for it starts at the entry's timestamp), and drops as one.
+@Test func wholeExitRecordedTogetherDecodesLikeSeparateRecords() throws {
+    let header = RegionHeader(clockFrequency: 1_000_000_000, clockSource: .cycleCounter, mode: .stopWhenFull,
+                              cpuCount: 1, pageSize: 256, pagesPerCPU: 3, counterFrequency: 62_500_000)
+    var region = [UInt8](repeating: 0, count: Int(header.regionSize))
+    try region.withUnsafeMutableBytes { raw in
+        let base = raw.baseAddress!
+        initializeTraceRegion(header, at: base)
+        var producer = RingProducer<HostPlatform>(region: base, layout: header, cpu: 0)
+        var expected: [TimedEvent] = []
+        let call = TraceEvent.hypercall(conduit: .hvc, immediate: 0, functionID: 0xC600_0000)
+        for exit in 0..<60 {
+            let entryTime = UInt64(exit * 300)  // deltas ≥ 128: two-byte varints
+            producer.recordExitEntry(ec: 0x16, iss: 0, vcpu: PreencodedVarint(0x100), timestamp: entryTime,
+                                     then: call, .hypercallResult(0), .exitReturn, timestamp: entryTime + 150)
+            expected.append(TimedEvent(timestamp: entryTime, cpu: 0, event: .exitEntry(ec: 0x16, iss: 0, vcpu: 0x100)))
+            expected += [call, .hypercallResult(0), .exitReturn].map { TimedEvent(timestamp: entryTime + 150, cpu: 0, event: $0) }
+        }
+        producer.flush()
+        var decoded: [TimedEvent] = []
+        for sequence in 0..<producer.sequence {
+            let page = UnsafeRawBufferPointer(start: base + header.pageOffset(cpu: 0, sequence: sequence),
+                                              count: Int(header.pageSize))
+            var decoder = try PageDecoder(bytes: page, pageSize: Int(header.pageSize), cpuCount: 1)
+            while let event = try decoder.next() { decoded.append(event) }
+        }
+        #expect(producer.sequence == 3)
+        #expect(producer.lostEvents > 0)
+        #expect(decoded == Array(expected.prefix(decoded.count)))
+        #expect(decoded.count % 4 == 0)  // the four never split
+        #expect(UInt64(decoded.count) + producer.lostEvents == UInt64(expected.count))
+        #expect(producer.producedEvents == UInt64(expected.count))
+    }
+}

@@ -29,8 +29,17 @@ func handleLowerSynchronousExit(_ frame: UnsafeMutablePointer<TrapFrame>) {
 @inline(__always)
 func handleSynchronousExit(_ frame: UnsafeMutablePointer<TrapFrame>, vcpu: VCpu) {
   let syndrome = ExceptionSyndrome(rawValue: CPU.exceptionSyndrome())
-  Trace.exitEntry(frame, syndrome, vcpu: vcpu)
   vcpu.exitCounts[Int(syndrome.exceptionClassBits)] &+= 1
+  // Fast path: the null HVC (what the round-trip measurement exercises). Nothing else happens
+  // before the ERET, so the whole exit (entry, call, result, return) is one producer update.
+  let functionID = frame.pointee.x.0
+  if syndrome.exceptionClassBits == ExceptionClass.hvc64.rawValue && functionID == UInt64(FunctionID.hypervisorNull) {
+    injectDelayIntoHypervisorCall()  // nothing unless built with INJECT_DELAY=hvc (perf-gate test)
+    frame.pointee.x.0 = 0
+    Trace.nullHypercallExit(frame, syndrome, vcpu: vcpu, functionID: functionID)
+    return
+  }
+  Trace.exitEntry(frame, syndrome, vcpu: vcpu)
   let action = dispatchSynchronousExit(syndrome, frame: frame, vcpu: vcpu)
   if action == .resumeReturnTraced { return }
   if action != .resume { finish(action, frame: frame, vcpu: vcpu) }
@@ -42,27 +51,28 @@ func handleSynchronousExit(_ frame: UnsafeMutablePointer<TrapFrame>, vcpu: VCpu)
 @inline(__always)
 func dispatchSynchronousExit(_ syndrome: ExceptionSyndrome, frame: UnsafeMutablePointer<TrapFrame>,
                              vcpu: VCpu) -> ExitAction {
-  switch syndrome.exceptionClass {
-  case .hvc64:
+  // On the raw EC bits: `ExceptionClass(rawValue:)` is an out-of-line table lookup.
+  switch syndrome.exceptionClassBits {
+  case ExceptionClass.hvc64.rawValue:
     // HVC: ELR_EL2 already points after the HVC (preferred return address).
     injectDelayIntoHypervisorCall()  // nothing unless built with INJECT_DELAY=hvc (perf-gate test)
     return handleHypervisorCall(frame: frame, viaSMC: false, immediate: syndrome.callImmediate, vcpu: vcpu)
-  case .smc64:
+  case ExceptionClass.smc64.rawValue:
     // SMC trapped by HCR_EL2.TSC: ELR_EL2 points at the SMC itself; skip it first.
     skipTrappedInstruction(frame, syndrome)
     return handleHypervisorCall(frame: frame, viaSMC: true, immediate: syndrome.callImmediate, vcpu: vcpu)
-  case .dataAbortLower:
+  case ExceptionClass.dataAbortLower.rawValue:
     // Stage-2 data abort: emulate MMIO or inject an external abort.
     return handleStage2DataAbort(syndrome, frame: frame, vcpu: vcpu)
-  case .instructionAbortLower:
+  case ExceptionClass.instructionAbortLower.rawValue:
     // Instruction fetch from an IPA without executable memory: external abort to the guest.
     Trace.stage2Fault(ipa: CPU.faultIntermediatePhysicalAddress(), syndrome, outcome: .injectedAbort)
     injectException(.instructionAbort(address: CPU.faultVirtualAddress()), frame: frame, vcpu: vcpu)
     return .resume
-  case .wfx:
+  case ExceptionClass.wfx.rawValue:
     // WFI/WFE trapped by HCR_EL2.TWI/TWE.
     return handleWait(syndrome, frame: frame, vcpu: vcpu)
-  case .sysreg:
+  case ExceptionClass.sysreg.rawValue:
     // MSR/MRS trapped by HCR_EL2.TACR (ACTLR_EL1) and friends.
     return handleSystemRegisterAccess(syndrome, frame: frame, vcpu: vcpu)
   default:

@@ -7,8 +7,9 @@ import TraceFormat
 func handleHypervisorCall(frame: UnsafeMutablePointer<TrapFrame>, viaSMC: Bool, immediate: UInt16,
                           vcpu: VCpu) -> ExitAction {
   let functionID = frame.pointee.x.0
-  // Fast path: the null call, what the round-trip measurement exercises. Nothing else happens
-  // before the ERET, so the call, its result and the exit's return are recorded together.
+  // Fast path: the null call by SMC (by HVC it never gets here: handleSynchronousExit records that
+  // whole exit at once). Nothing else happens before the ERET, so the call, its result and the
+  // exit's return are recorded together.
   if functionID == UInt64(FunctionID.hypervisorNull) {
     frame.pointee.x.0 = 0
     Trace.hypercallCompletedExit(functionID: functionID, immediate: immediate, viaSMC: viaSMC, result: 0)

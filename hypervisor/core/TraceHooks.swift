@@ -74,6 +74,24 @@ enum Trace {
     #endif
   }
 
+  /// The whole null-hypercall exit (HVC, function id `functionID`, result 0) in one producer
+  /// update: its entry (the vector's timestamp), the call, the result and the return (now; the
+  /// last two with delta 0). The same four records `exitEntry` + `hypercallCompletedExit` write.
+  @inline(__always) static func nullHypercallExit(_ frame: UnsafeMutablePointer<TrapFrame>,
+                                                  _ syndrome: ExceptionSyndrome, vcpu: VCpu,
+                                                  functionID: UInt64) {
+    #if !HVTRACE_DISABLED
+    if let producer {
+      producer.pointee.recordExitEntry(ec: UInt8(truncatingIfNeeded: syndrome.rawValue >> 26),
+                                       iss: UInt32(truncatingIfNeeded: syndrome.rawValue) & 0x1FF_FFFF,
+                                       vcpu: vcpu.traceIdentifierVarint, timestamp: frame.pointee.entryTimestamp,
+                                       then: .hypercall(conduit: .hvc, immediate: syndrome.callImmediate,
+                                                        functionID: UInt32(truncatingIfNeeded: functionID)),
+                                       .hypercallResult(0), .exitReturn, timestamp: TraceClock.now())
+    }
+    #endif
+  }
+
   /// What the call returned in x0 (signed: SMCCC errors are negative).
   @inline(__always) static func hypercallResult(_ result: UInt64) {
     emit(.hypercallResult(Int64(bitPattern: result)))
