@@ -154,14 +154,57 @@ public struct RecordDecoder {
     /// timestamp (`clock` plus the deltas so far; `clock` is left at the last record's time).
     /// On a malformed record it throws, having delivered every record before it. The fast path of
     /// whole-page analyses (see `RecordVisitor`).
+    ///
+    /// The loop keeps the read position and the clock in locals (stored back once at the end, or at
+    /// the failing record) so they stay in registers; `nextRecordHeader()` is the same logic on the
+    /// decoder's stored properties, for the one-record-at-a-time API.
     @inlinable
     public mutating func decodeAll<Visitor: RecordVisitor>(clock: inout UInt64, into visitor: inout Visitor) throws(RecordDecodeError) {
-        while let record = try nextRecordHeader() {
-            clock &+= record.delta
-            var cursor = record.fieldsOffset
-            try decodeFields(record.id, at: &cursor, recordStart: record.start, timestamp: clock, into: &visitor)
-            nextOffset = cursor
+        var cursor = nextOffset
+        var time = clock
+        var carried = skippedDelta
+        defer {
+            clock = time
+            skippedDelta = carried
         }
+        while cursor < end {
+            let start = cursor
+            let id = base.load(fromByteOffset: start, as: UInt8.self)
+            if id == EventID.endOfRecords { break }
+            cursor &+= 1
+            guard let delta = Varint.load(from: base, at: &cursor, end: end) else {
+                nextOffset = start
+                throw .varintOverrun(offset: cursor)
+            }
+            if _slowPath(id >= EventID.firstExtensionID) {
+                guard id < EventID.endOfValidIDs else {
+                    nextOffset = start
+                    throw .unknownEvent(id: id, offset: start)
+                }
+                // Skip it; its delta carries over to the next record.
+                guard let length = Varint.load(from: base, at: &cursor, end: end) else {
+                    nextOffset = start
+                    throw .varintOverrun(offset: cursor)
+                }
+                guard length <= UInt64(end - cursor) else {
+                    nextOffset = start
+                    throw .truncatedRecord(offset: start)
+                }
+                cursor += Int(length)
+                skippedExtensions += 1
+                carried &+= delta
+                continue
+            }
+            time &+= delta &+ carried
+            carried = 0
+            do {
+                try decodeFields(id, at: &cursor, recordStart: start, timestamp: time, into: &visitor)
+            } catch {
+                nextOffset = start
+                throw error
+            }
+        }
+        nextOffset = cursor
     }
 
     /// Reads the id byte and timestamp delta of the next fixed-shape record, skipping (and

@@ -59,31 +59,41 @@ public enum Varint {
                 offset += 1
                 return UInt64(first)
             }
+            // Two bytes (most timestamp deltas between exits) stay inline too: the out-of-line call
+            // below would make the decoder save and restore its live registers around it.
+            if _fastPath(offset + 1 < end) {
+                let second = bytes.load(fromByteOffset: offset + 1, as: UInt8.self)
+                if second < 0x80 {
+                    offset += 2
+                    return UInt64(first & 0x7F) | UInt64(second) << 7
+                }
+            }
         }
-        return loadMultibyte(from: bytes, at: &offset, end: end)
+        guard let (value, next) = loadMultibyte(from: bytes, at: offset, end: end) else { return nil }
+        offset = next
+        return value
     }
 
-    /// The general case of `load`: a varint of two or more bytes (or one that overruns `end`).
+    /// The general case of `load`: a varint of two or more bytes (or one that overruns `end`), and
+    /// the offset just past it. It takes and returns the offset by value, so the decoder's cursor
+    /// never has its address taken and stays in a register across this out-of-line call.
     @inlinable
-    static func loadMultibyte(from bytes: UnsafeRawPointer, at offset: inout Int, end: Int) -> UInt64? {
+    static func loadMultibyte(from bytes: UnsafeRawPointer, at offset: Int, end: Int) -> (value: UInt64, next: Int)? {
         // Two to four bytes (timestamp deltas, ISS values, page offsets) with room to spare: no
         // per-byte bounds check.
         if _fastPath(end - offset >= 4) {
             let b0 = UInt64(bytes.load(fromByteOffset: offset, as: UInt8.self))
             let b1 = UInt64(bytes.load(fromByteOffset: offset + 1, as: UInt8.self))
             if b1 < 0x80 {
-                offset += 2
-                return (b0 & 0x7F) | b1 << 7
+                return ((b0 & 0x7F) | b1 << 7, offset + 2)
             }
             let b2 = UInt64(bytes.load(fromByteOffset: offset + 2, as: UInt8.self))
             if b2 < 0x80 {
-                offset += 3
-                return (b0 & 0x7F) | (b1 & 0x7F) << 7 | b2 << 14
+                return ((b0 & 0x7F) | (b1 & 0x7F) << 7 | b2 << 14, offset + 3)
             }
             let b3 = UInt64(bytes.load(fromByteOffset: offset + 3, as: UInt8.self))
             if b3 < 0x80 {
-                offset += 4
-                return (b0 & 0x7F) | (b1 & 0x7F) << 7 | (b2 & 0x7F) << 14 | b3 << 21
+                return ((b0 & 0x7F) | (b1 & 0x7F) << 7 | (b2 & 0x7F) << 14 | b3 << 21, offset + 4)
             }
         }
         var result: UInt64 = 0
@@ -94,10 +104,7 @@ public enum Varint {
             cursor += 1
             if shift == 63 && byte > 1 { return nil }  // would overflow 64 bits
             result |= UInt64(byte & 0x7F) << shift
-            if byte < 0x80 {
-                offset = cursor
-                return result
-            }
+            if byte < 0x80 { return (result, cursor) }
             shift += 7
             if shift > 63 { return nil }
         }

@@ -159,6 +159,9 @@ public struct ExitPairer<Sink: ExitSink> {
     public struct Run {
         @usableFromInline let cpu: Int
         @usableFromInline var state: CPUState
+        /// Events consumed in this run (added to the pairer's count by `endRun`, so the hot loop
+        /// counts in a register).
+        @usableFromInline var events: UInt64 = 0
 
         @inlinable
         init(cpu: Int, state: CPUState) {
@@ -174,17 +177,22 @@ public struct ExitPairer<Sink: ExitSink> {
         return Run(cpu: cpu, state: cpus[cpu])
     }
 
-    /// Stores a run's CPU state back.
+    /// Stores a run's CPU state back and folds its counts into the pairer's.
     @inlinable
     public mutating func endRun(_ run: Run) {
         cpus[run.cpu] = run.state
+        if run.events > 0 {
+            counters.events &+= run.events
+            // A CPU's timestamps never go back (they are clamped), so its last one is its latest.
+            if run.state.lastTimestamp > latest { latest = run.state.lastTimestamp }
+        }
     }
 
     /// Consumes the next event of `run`'s CPU.
     @inlinable @inline(__always)
     public mutating func consume(_ event: TraceEvent, timestamp rawTimestamp: UInt64, in run: inout Run) {
         let cpu = run.cpu
-        counters.events &+= 1
+        run.events &+= 1
         var timestamp = rawTimestamp
         if _slowPath(timestamp < run.state.lastTimestamp) {
             counters.nonMonotonicTimestamps &+= 1
@@ -192,7 +200,6 @@ public struct ExitPairer<Sink: ExitSink> {
         }
         run.state.lastTimestamp = timestamp
         if _slowPath(timestamp < earliest) { earliest = timestamp }
-        if timestamp > latest { latest = timestamp }
 
         switch event {
         case let .exitEntry(ec, iss, vcpu):

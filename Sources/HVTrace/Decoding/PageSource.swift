@@ -83,45 +83,48 @@ public final class PageSource {
     /// the same accounting as `forEachEvent(in:_:)` and the same result. This is the hot loop of the
     /// per-CPU analyses: decoder and visitor are inlined into one loop, no `TraceEvent` is built,
     /// and the diagnostics (a class property, so each access is checked for exclusivity) are
-    /// touched once per page rather than once per event.
+    /// touched once per page rather than once per event. The visitor is moved into a local for the
+    /// page (and back at its end) so its state can live in registers.
     @inlinable
     public func decode<Visitor: RecordVisitor>(_ page: TracePage, into visitor: inout Visitor) -> Bool {
         var decoder = makeDecoder(page)
-        let complete = withUnsafeMutablePointer(to: &visitor) { inner in
-            var counting = CountingVisitor(inner: inner, source: self, page: page)
-            defer { reader.diagnostics.eventsDecoded &+= counting.delivered }
-            do throws(RecordDecodeError) {
-                try decoder.decodeAll(into: &counting)
-            } catch {
-                recordCorruption(error, page: page)
-                return false
-            }
-            return decoder.offset >= PageHeaderLayout.size + Int(page.header.usedBytes)
+        var counting = CountingVisitor(inner: visitor)
+        var complete: Bool
+        do throws(RecordDecodeError) {
+            try decoder.decodeAll(into: &counting)
+            complete = decoder.offset >= PageHeaderLayout.size + Int(page.header.usedBytes)
+        } catch {
+            recordCorruption(error, page: page)
+            complete = false
         }
+        visitor = counting.inner
+        reader.diagnostics.eventsDecoded &+= counting.delivered
+        if _slowPath(counting.lostEventRecords > 0) { noteLostEvents(counting.lostEvents, page: page) }
         finishPage(decoder, page: page)
         return complete
     }
 
-    /// Counts what `decode(_:into:)` delivers and notes lost_events records, then passes each event on.
+    /// Counts what `decode(_:into:)` delivers and sums lost_events records, then passes each event on.
     @usableFromInline
     struct CountingVisitor<Inner: RecordVisitor>: RecordVisitor {
-        @usableFromInline let inner: UnsafeMutablePointer<Inner>
-        @usableFromInline let source: PageSource
-        @usableFromInline let page: TracePage
+        @usableFromInline var inner: Inner
         @usableFromInline var delivered: UInt64 = 0
+        @usableFromInline var lostEventRecords = 0
+        @usableFromInline var lostEvents: UInt64 = 0
 
         @inlinable
-        init(inner: UnsafeMutablePointer<Inner>, source: PageSource, page: TracePage) {
+        init(inner: Inner) {
             self.inner = inner
-            self.source = source
-            self.page = page
         }
 
         @inlinable @inline(__always)
         mutating func visit(_ event: TraceEvent, timestamp: UInt64) {
             delivered &+= 1
-            if case let .lostEvents(count) = event { source.noteLostEvents(count, page: page) }
-            inner.pointee.visit(event, timestamp: timestamp)
+            if case let .lostEvents(count) = event {
+                lostEventRecords += 1
+                lostEvents &+= count
+            }
+            inner.visit(event, timestamp: timestamp)
         }
     }
 
