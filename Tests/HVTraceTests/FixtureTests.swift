@@ -198,6 +198,26 @@ struct FixtureTests {
         }
     }
 
+    /// The same verdict from the file's bytes in memory: a reader of memory decompresses on the
+    /// calling thread, a reader of a file on a thread of its own (`DecompressionPipeline`, when more
+    /// than one CPU is online), and both must see exactly the same events, offsets and diagnostics.
+    static func inMemoryReaderVerdict(_ fixture: Fixture) -> String {
+        do {
+            let stream = EventStream(source: try PageSource(bytes: readFile(fixture.path), name: fixture.path))
+            var events = 0
+            while (try? stream.next()) != nil { events += 1 }
+            return "events: \(events)\n\(stream.diagnostics.rendered())\n"
+        } catch {
+            return "hvtrace: error: " + error.description.replacingOccurrences(of: fixture.path, with: fixture.name + ".hvt") + "\n"
+        }
+    }
+
+    @Test(arguments: good + bad)
+    func decompressionThreadChangesNothing(_ fixture: Fixture) throws {
+        _ = try Self.fixtureBytes(fixture)
+        #expect(Self.inMemoryReaderVerdict(fixture) == Self.readerVerdict(fixture))
+    }
+
     @Test(arguments: good)
     func goodFixtureDumpsExactly(_ fixture: Fixture) throws {
         _ = try Self.fixtureBytes(fixture)

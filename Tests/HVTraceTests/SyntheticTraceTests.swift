@@ -15,6 +15,33 @@ struct SyntheticTraceTests {
         return (path, try SyntheticTraceGenerator.generate(to: path, options: options))
     }
 
+    /// A trace of many decompression blocks (about 1.5 MB decompressed, the pipeline's blocks are
+    /// 256 KiB): the file reader (decompression thread) and the in-memory reader (calling thread)
+    /// deliver the same events in the same order, and both match the ground truth.
+    @Test func decompressionThreadDeliversTheSameEventsAsTheCallingThread() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        let (path, truth) = try Self.generate(directory) { $0.events = 400_000 }
+        func events(_ source: PageSource) -> [TimedEvent] {
+            var all: [TimedEvent] = []
+            source.forEachEvent { all.append($0) }
+            return all
+        }
+        let fromFile = try PageSource(path: path)
+        let fromMemory = try PageSource(bytes: readFile(path), name: path)
+        let viaThread = events(fromFile), viaCaller = events(fromMemory)
+        #expect(UInt64(viaThread.count) == truth.eventsRecorded)
+        #expect(viaThread == viaCaller)
+        #expect(fromFile.reader.end == .complete && fromMemory.reader.end == .complete)
+        #expect(fromFile.diagnostics.rendered() == fromMemory.diagnostics.rendered())
+
+        // A reader dropped after one page stops its thread, which is waiting for a free block.
+        for _ in 0..<20 {
+            let early = try PageSource(path: path)
+            #expect(early.next() != nil)
+        }
+    }
+
     @Test(arguments: [1, 2, 4])
     func perPageAndMergedReadersAgreeWithGroundTruth(cpus: Int) throws {
         let directory = TemporaryDirectory()

@@ -53,7 +53,7 @@ public struct TraceFileError: Error, Equatable, CustomStringConvertible, Sendabl
             }.joined(separator: " ")
             return "\(path): not an .hvt trace: byte 0 should start a zstd frame (28 b5 2f fd) but holds \(hex)"
         case let .corruptCompressedData(fileOffset, zstdMessage):
-            return "\(path): compressed data corrupt in the \(DecompressedWindow.inputSlice) bytes from file byte \(fileOffset) (zstd: \(zstdMessage)); the file was damaged after it was written"
+            return "\(path): compressed data corrupt in the \(StreamDecompressor.inputSlice) bytes from file byte \(fileOffset) (zstd: \(zstdMessage)); the file was damaged after it was written"
         case let .truncatedHeader(fileOffset, streamOffset):
             return "\(path): file ends at byte \(fileOffset) inside the trace header (stream offset \(streamOffset)): the recording was cut short; nothing can be decoded"
         case let .badMagic(found):

@@ -53,7 +53,8 @@ public final class TraceFileReader {
         self.path = path
         let window: DecompressedWindow
         do {
-            window = try DecompressedWindow(file: file, capacity: 2 * TraceFileLayout.maximumPayload)
+            window = try DecompressedWindow(file: file, capacity: 2 * TraceFileLayout.maximumPayload,
+                                             pipelined: !(file is MemoryInput) && DecompressionPipeline.isEnabled)
         } catch {
             throw TraceFileError(path: path, reason: error)
         }
@@ -154,7 +155,7 @@ public final class TraceFileReader {
     private func stop(insideChunkAt chunkOffset: UInt64?) {
         switch window.failure {
         case let .corrupt(fileOffset, message):
-            diagnostics.count(.corruptCompressedData, detail: "in the \(DecompressedWindow.inputSlice) bytes from file byte \(fileOffset) (stream offset \(window.streamOffsetOfEnd)): zstd: \(message)")
+            diagnostics.count(.corruptCompressedData, detail: "in the \(StreamDecompressor.inputSlice) bytes from file byte \(fileOffset) (stream offset \(window.streamOffsetOfEnd)): zstd: \(message)")
             end = .failed
         case let .io(reason):
             diagnostics.count(.readError, detail: TraceFileError(path: path, reason: reason).description)
@@ -167,111 +168,5 @@ public final class TraceFileReader {
             diagnostics.count(.truncatedFile, detail: "file ends at byte \(fileOffset) (stream offset \(streamOffset)) \(where_)\(frame), before the end chunk")
             end = .truncated(fileOffset: fileOffset, streamOffset: streamOffset)
         }
-    }
-}
-
-/// A sliding window over the decompressed stream: `require(n)` makes n bytes available at
-/// `available`, `consume(n)` drops them. Fixed capacity; nothing grows with the file.
-final class DecompressedWindow {
-    enum Failure: Equatable {
-        case corrupt(fileOffset: UInt64, message: String)
-        case io(TraceFileError.Reason)
-    }
-
-    /// Compressed bytes handed to zstd per call. zstd reports no output for a call that fails, so
-    /// small slices keep everything decoded before a damaged spot (and locate it to this many bytes).
-    static let inputSlice = 1024
-
-    private let file: any CompressedInput
-    private let decompressor: ZstdDecompressor
-    private let input: UnsafeMutableRawBufferPointer
-    private var inputStart = 0
-    private var inputEnd = 0
-    private var inputExhausted = false
-    /// Whether the last decompression call filled its output completely (more may be buffered).
-    private var outputWasFull = false
-    private let buffer: UnsafeMutableRawBufferPointer
-    private var start = 0
-    private var end = 0
-    /// File bytes read before `input[0]`.
-    private var inputFileOffset: UInt64 = 0
-    /// Stream offset of `buffer[start]`.
-    private(set) var streamOffset: UInt64 = 0
-    private(set) var failure: Failure?
-
-    init(file: any CompressedInput, capacity: Int) throws(TraceFileError.Reason) {
-        self.file = file
-        decompressor = try ZstdDecompressor()
-        input = .allocate(byteCount: ZstdDecompressor.recommendedInputSize, alignment: 16)
-        buffer = .allocate(byteCount: capacity, alignment: 16)
-        try refillInput()
-    }
-
-    deinit {
-        input.deallocate()
-        buffer.deallocate()
-    }
-
-    /// The decompressed bytes available now.
-    var available: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: buffer[start..<end]) }
-    /// Compressed bytes consumed by the decompressor so far (= file offset of the next byte it reads).
-    var compressedFileOffset: UInt64 { inputFileOffset + UInt64(inputStart) }
-    /// Stream offset just past the last decompressed byte.
-    var streamOffsetOfEnd: UInt64 { streamOffset + UInt64(end - start) }
-    var endedInsideFrame: Bool { decompressor.insideFrame }
-
-    /// The first compressed bytes not yet decompressed (for file-type checks before any decoding).
-    func peekCompressed(count: Int) -> [UInt8] {
-        Array(UnsafeRawBufferPointer(rebasing: input[inputStart..<min(inputEnd, inputStart + count)]))
-    }
-
-    func consume(_ count: Int) {
-        start += count
-        streamOffset += UInt64(count)
-    }
-
-    /// Makes at least `count` bytes available; false when the stream ends (or fails) first.
-    func require(_ count: Int) -> Bool {
-        precondition(count <= buffer.count, "window smaller than a chunk")
-        while end - start < count {
-            if failure != nil { return false }
-            if start > 0 {
-                // Slide what is left to the front so the tail has room.
-                if end > start {
-                    buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: end - start)
-                }
-                end -= start
-                start = 0
-            }
-            if inputStart == inputEnd && !outputWasFull {
-                if inputExhausted { return false }
-                do {
-                    try refillInput()
-                } catch {
-                    failure = .io(error)
-                    return false
-                }
-                if inputStart == inputEnd { return false }
-            }
-            let output = UnsafeMutableRawBufferPointer(rebasing: buffer[end...])
-            let sliceStart = inputStart
-            let slice = UnsafeRawBufferPointer(rebasing: input[0..<min(inputEnd, inputStart + Self.inputSlice)])
-            switch decompressor.decompress(input: slice, inputPosition: &inputStart, output: output) {
-            case let .success(produced):
-                end += produced
-                outputWasFull = produced == output.count
-            case let .failure(problem):
-                failure = .corrupt(fileOffset: inputFileOffset + UInt64(sliceStart), message: problem.message)
-                return false
-            }
-        }
-        return true
-    }
-
-    private func refillInput() throws(TraceFileError.Reason) {
-        inputFileOffset += UInt64(inputEnd)
-        inputStart = 0
-        inputEnd = try file.read(into: input.baseAddress!, count: input.count)
-        if inputEnd == 0 { inputExhausted = true }
     }
 }
