@@ -226,7 +226,7 @@ public struct AccessInfo: Equatable, Sendable {
 /// A decoded or to-be-encoded trace event (without its timestamp).
 public enum TraceEvent: Equatable, Sendable {
     /// ESR_EL2.EC (bits 31:26) and ISS (bits 24:0) of the trap, and the vCPU that trapped
-    /// (VM id in bits 15:8, vCPU index in bits 7:0).
+    /// (VM index in bits 15:8, 0 for the first VM and not its hardware VMID; vCPU index in bits 7:0).
     case exitEntry(ec: UInt8, iss: UInt32, vcpu: UInt16)
     case exitReturn
     /// HVC/SMC: the instruction's 16-bit immediate and the SMCCC function id from w0.
@@ -237,6 +237,7 @@ public enum TraceEvent: Equatable, Sendable {
     /// Device id (see `MMIODevice`), offset inside the device, access, value read or written.
     case mmioAccess(device: UInt8, offset: UInt32, access: AccessInfo, value: UInt64)
     case physicalIRQ(intid: UInt16)
+    /// The virtual INTID and the vCPU it was injected into (numbered as in `exitEntry`).
     case virtualIRQ(intid: UInt16, vcpu: UInt16)
     case waitForInterrupt(WaitKind)
     /// The Op0/Op1/CRn/CRm/Op2 encoding (see `SysregEncoding`) and whether the guest wrote it.

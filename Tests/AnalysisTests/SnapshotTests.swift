@@ -97,3 +97,41 @@ func compareOutputMatchesSnapshot(format: OutputFormat) throws {
     let diagnostics = try #require(object["diagnostics"] as? [[String: Any]])
     #expect(diagnostics.allSatisfy { Set($0.keys) == ["name", "severity", "value", "description"] })
 }
+
+/// A report made from a file carries the encoding figures (REPORT-SCHEMA.md `encoding`): the decoded
+/// pages and their record bytes, recounted here page by page, the file's size, and the line the text
+/// and markdown renderings print. Reports of in-memory events have none.
+@Test(arguments: ["one-cpu-mixed.hvt", "two-cpu-mixed.hvt", "forced-loss.hvt"])
+func reportOfATraceFileCarriesItsEncodingFigures(name: String) throws {
+    let path = fixtureDirectory.deletingLastPathComponent().appendingPathComponent(name).path
+    let report = try TraceAnalysis.report(path: path)
+    let encoding = try #require(report.encoding)
+    var pages: UInt64 = 0, recordBytes: UInt64 = 0, events: UInt64 = 0
+    let source = try PageSource(path: path)
+    while let page = source.next() {
+        pages += 1
+        recordBytes += UInt64(page.bytes.count - PageHeaderLayout.size)
+        _ = source.forEachEvent(in: page) { _ in events += 1 }
+    }
+    let fileBytes = UInt64(try Data(contentsOf: URL(fileURLWithPath: path)).count)
+    #expect(pages > 0 && events > 0)
+    #expect(encoding.pages == pages)
+    #expect(encoding.recordBytes == recordBytes)
+    #expect(encoding.pageHeaderBytes == 32 * pages)
+    #expect(encoding.events == events)
+    #expect(encoding.fileBytes == fileBytes)
+    #expect(encoding.ringBytesPerEvent == Double(recordBytes + 32 * pages) / Double(events))
+    #expect(encoding.recordBytesPerEvent == Double(recordBytes) / Double(events))
+    #expect(encoding.fileBytesPerEvent == Double(fileBytes) / Double(events))
+    let line = String(format: "%.2f ring bytes/event (%.2f records only, %llu pages), %.2f file bytes/event",
+                      encoding.ringBytesPerEvent, encoding.recordBytesPerEvent, pages, encoding.fileBytesPerEvent)
+    #expect(report.text().contains("\nencoding: \(line)\n"))
+    #expect(report.markdown().contains("\n| encoding | \(line) |\n"))
+
+    let object = try #require(try JSONSerialization.jsonObject(with: try report.jsonData()) as? [String: Any])
+    let json = try #require(object["encoding"] as? [String: Any])
+    #expect(Set(json.keys) == ["pages", "recordBytes", "pageHeaderBytes", "events", "fileBytes", "ringBytesPerEvent",
+                               "recordBytesPerEvent", "fileBytesPerEvent"])
+    #expect(try ExitReport.decode(try report.jsonData()).encoding == encoding, "the JSON round-trips")
+    #expect(snapshotReport().encoding == nil)
+}

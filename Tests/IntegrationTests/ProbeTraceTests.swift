@@ -3,6 +3,7 @@
 // the probe says it did (its own summary lines) and what the hypervisor counted.
 
 import Foundation
+import HVTrace
 import Testing
 import TraceFormat
 
@@ -59,6 +60,10 @@ struct ProbeTraceTests {
         #expect(region.events.flatMap { $0 }.allSatisfy { if case .lostEvents = $0.event { false } else { true } })
         #expect(UInt64(region.producedRecordCount) == region.produced.reduce(0, +), "produced = decoded")
 
+        // The only VM is VM 0 in the trace (whatever its hardware VMID), so its vCPU 0 is id 0.
+        let vcpuIDs = Set(region.events[0].compactMap { if case let .exitEntry(_, _, vcpu) = $0.event { vcpu } else { nil } })
+        #expect(vcpuIDs == [0], "exit entries name vCPUs \(vcpuIDs.sorted())")
+
         let exits = PairedExits(region.events[0])
         #expect(exits.problems.isEmpty, "\(exits.problems.prefix(5))")
         #expect(!exits.latencies.isEmpty)
@@ -84,6 +89,21 @@ struct ProbeTraceTests {
         #expect(exits.markers.map(\.id) == expected.map(\.0))
         #expect(exits.markers.map(\.value) == expected.map(\.1))
         #expect(UInt64(exits.markers.count) == performed["markers"]!)
+    }
+
+    @Test("hvtrace record of the probe: at most 4 ring bytes per event (records and page headers), as the report says")
+    func probeRecordingStaysWithinFourRingBytesPerEvent() throws {
+        let output = NSTemporaryDirectory() + "hvtrace-probe-encoding-\(getpid()).hvt"
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let run = try HVTraceExecutable.record(guest: "probe", to: output, guestTimeout: 120)
+        #expect(run.status == 0, "hvtrace record failed:\n\(run.output.suffix(3000))")
+        let report = try TraceAnalysis.report(path: output)
+        #expect(report.problems.isEmpty, "the recording is not clean: \(report.problems.map(\.name))")
+        let encoding = try #require(report.encoding)
+        #expect(encoding.events > 2000, "the probe's trace has \(encoding.events) events")
+        #expect(encoding.ringBytesPerEvent <= 4.0,
+                "ring bytes/event \(encoding.ringBytesPerEvent) (records only \(encoding.recordBytesPerEvent)), target 4")
+        #expect(encoding.fileBytesPerEvent <= 1.5, "file bytes/event \(encoding.fileBytesPerEvent), target 1.5")
     }
 
     @Test("Two deterministic recordings decode to identical events and timestamps")

@@ -49,7 +49,7 @@ func hypervisorMain(_ deviceTreeAddress: UInt64, _ bootCounter: UInt64) -> Never
   GICDistributor.initialize()
   let vm: VM
   do throws(VMError) {
-    vm = try VM(description)
+    vm = try VM(description, index: UInt8(runningVMs.count))
   } catch {
     Console.write("hv: cannot build the VM\r\n")
     Firmware.systemOff()
@@ -74,7 +74,8 @@ func hypervisorMain(_ deviceTreeAddress: UInt64, _ bootCounter: UInt64) -> Never
 
 /// The one-screen summary of the VM about to run.
 func printBanner(_ description: VMDescription, vm: VM) {
-  Console.write("hv: VM "); Console.write(decimal: UInt64(description.vmid))
+  Console.write("hv: VM "); Console.write(decimal: UInt64(vm.index))
+  Console.write(" (VMID "); Console.write(decimal: UInt64(description.hardwareVMID)); Console.write(")")
   Console.write(" \""); Console.write(description.name); Console.write("\": RAM IPA ")
   Console.write(hex: description.ram.ipa); Console.write(" -> PA ")
   Console.write(hex: description.ram.physicalAddress); Console.write(" size ")

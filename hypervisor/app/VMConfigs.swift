@@ -65,7 +65,7 @@ enum VMConfigs {
       // amba-pl011 driver finds the real PrimeCell IDs, console output costs no exits, and input
       // reaches the interactive shell through the real RX interrupt.
       var description = VMDescription(
-        name: "linux", vmid: 1, vcpuCount: linuxVCpuCount,
+        name: "linux", hardwareVMID: 1, vcpuCount: linuxVCpuCount,
         ram: GuestMemoryRegion(ipa: guestRAMIPA, physicalAddress: guestRAMPhysical, size: linuxRAMSize),
         entry: linuxImageIPA, bootX0: linuxDeviceTreeIPA, bootX1: 0, passthroughMMIO: [uart],
         distributorIPA: Platform.distributorBase, cpuInterfaceIPA: Platform.cpuInterfaceBase,
@@ -78,7 +78,7 @@ enum VMConfigs {
   /// NimbOS's contract: 128 MiB at IPA 0x4000_0000, image at 0x4008_0000, x0 ignored.
   private static func small(name: StaticString, x1: UInt64, testDevice: UInt64?, x0: UInt64 = 0) -> VMDescription {
     VMDescription(
-      name: name, vmid: 1, vcpuCount: 1,
+      name: name, hardwareVMID: 1, vcpuCount: 1,
       ram: GuestMemoryRegion(ipa: guestRAMIPA, physicalAddress: guestRAMPhysical, size: smallGuestRAMSize),
       entry: smallGuestImageIPA, bootX0: x0, bootX1: x1, passthroughMMIO: [uart],
       distributorIPA: Platform.distributorBase, cpuInterfaceIPA: Platform.cpuInterfaceBase,

@@ -26,7 +26,8 @@ enum Trace {
     #endif
   }
 
-  /// The vCPU field of exit records: VM id in bits 15:8, vCPU index in bits 7:0.
+  /// The vCPU field of exit and virq records: VM index (0-based, not the VMID) in bits 15:8,
+  /// vCPU index in bits 7:0 (`VCpu.traceIdentifier`).
   @inline(__always) static func identifier(_ vcpu: VCpu) -> UInt16 { vcpu.traceIdentifier }
 
   /// A synchronous exit, decoded: EC and ISS from ESR_EL2, stamped with the vector's timestamp.

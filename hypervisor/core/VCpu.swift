@@ -26,7 +26,9 @@ final class VCpu {
   /// Exits per ESR_EL2.EC value (64 slots), and physical interrupts taken while running.
   let exitCounts: UnsafeMutablePointer<UInt64>
   var interruptExits: UInt64 = 0
-  /// The vCPU field of trace records: VM id in bits 15:8, vCPU index in bits 7:0.
+  /// The vCPU field of trace records: the VM's index (`VM.index`, 0 for the first VM, not its
+  /// hardware VMID) in bits 15:8, the vCPU index in bits 7:0. Values below 128 (the first VM's
+  /// vCPUs) encode as a one-byte varint in every exit entry.
   let traceIdentifier: UInt16
   #if !HVTRACE_DISABLED
   /// `traceIdentifier` as the varint exit records carry, encoded once (TraceHooks' exitEntry).
@@ -37,7 +39,7 @@ final class VCpu {
     self.index = index
     self.vm = vm
     self.powerState = powerState
-    self.traceIdentifier = UInt16(vm.description.vmid) << 8 | UInt16(truncatingIfNeeded: index)
+    self.traceIdentifier = UInt16(vm.index) << 8 | UInt16(truncatingIfNeeded: index)
     #if !HVTRACE_DISABLED
     self.traceIdentifierVarint = PreencodedVarint(traceIdentifier)
     #endif

@@ -8,7 +8,9 @@ struct GuestMemoryRegion {
 /// What the core needs to build a VM (the app's per-guest configs produce one).
 struct VMDescription {
   let name: StaticString
-  let vmid: UInt8
+  /// The hardware VMID programmed in VTTBR_EL2 bits [55:48] (Arm ARM D17.2.152), which tags this
+  /// VM's stage-1 and stage-2 TLB entries. Not the trace's VM number: see `VM.index`.
+  let hardwareVMID: UInt8
   let vcpuCount: Int
   let ram: GuestMemoryRegion
   /// Entry point IPA and boot registers x0/x1 of vCPU 0 (the others start with PSCI CPU_ON).
@@ -35,9 +37,13 @@ enum VMError: Error {
   case stage2Configuration(Stage2ConfigurationError)
 }
 
-/// A virtual machine: identity (VMID), stage-2 memory map, device models and vCPUs.
+/// A virtual machine: identity (index and hardware VMID), stage-2 memory map, device models and vCPUs.
 final class VM {
   let description: VMDescription
+  /// The VM's 0-based position among the hypervisor's VMs (the first VM is 0). Trace records
+  /// name vCPUs by it (`VCpu.traceIdentifier`), so a single VM's vCPUs 0…127 encode in one varint
+  /// byte; it is independent of `description.hardwareVMID`.
+  let index: UInt8
   let stage2: Stage2PageTable
   private(set) var vcpus: [VCpu] = []
   private(set) var devices: [DeviceWindow] = []
@@ -46,8 +52,10 @@ final class VM {
     PSCITopology(vcpuCount: vcpus.count, ramBase: description.ram.ipa, ramSize: description.ram.size)
   }
 
-  init(_ description: VMDescription) throws(VMError) {
+  /// Builds the VM that is the hypervisor's `index`-th (0-based).
+  init(_ description: VMDescription, index: UInt8) throws(VMError) {
     self.description = description
+    self.index = index
     // 32-bit IPA space: devices below 1 GiB, RAM at 1 GiB (within 4 GiB).
     let control: Stage2TranslationControl
     do throws(Stage2ConfigurationError) {
@@ -88,7 +96,7 @@ final class VM {
     }
   }
 
-  var vttbr: UInt64 { stage2TableBaseRegister(tableAddress: stage2.rootTable, vmid: description.vmid) }
+  var vttbr: UInt64 { stage2TableBaseRegister(tableAddress: stage2.rootTable, vmid: description.hardwareVMID) }
 
   /// Installs this VM's stage-2 translation on the current physical CPU and flushes its TLBs.
   func activateTranslation() {

@@ -35,7 +35,7 @@ public struct ExitDetails: Equatable, Sendable {
 /// One exit whose entry and return were both seen on the same CPU.
 public struct PairedExit: Equatable, Sendable {
     public var cpu: UInt16
-    /// VM id in bits 15:8, vCPU index in bits 7:0 (as in `exitEntry`).
+    /// VM index (0-based) in bits 15:8, vCPU index in bits 7:0 (as in `exitEntry`).
     public var vcpu: UInt16
     public var reason: ExitReason
     public var entryTimestamp: UInt64

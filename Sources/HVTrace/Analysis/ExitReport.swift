@@ -142,6 +142,41 @@ public struct ExitReport: Equatable, Sendable, Codable {
         public var exitsPerSecond: Double
     }
 
+    /// How compactly the trace was stored, from the pages that were decoded: the ring's bytes (the
+    /// records plus each page's 32-byte header) and the `.hvt` file's bytes per decoded event.
+    public struct Encoding: Equatable, Sendable, Codable {
+        /// Pages decoded.
+        public var pages: UInt64
+        /// Record bytes of those pages (their `usedBytes`).
+        public var recordBytes: UInt64
+        /// Their page headers (`PageHeaderLayout.size` each).
+        public var pageHeaderBytes: UInt64
+        /// Events decoded from them (`lost_events` records included).
+        public var events: UInt64
+        /// Size of the `.hvt` file.
+        public var fileBytes: UInt64
+        /// (recordBytes + pageHeaderBytes) / events: what one event costs in the ring.
+        public var ringBytesPerEvent: Double
+        /// recordBytes / events.
+        public var recordBytesPerEvent: Double
+        /// fileBytes / events: what one event costs on disk (zstd-compressed).
+        public var fileBytesPerEvent: Double
+
+        /// The figures of `pages` pages holding `recordBytes` of records and `events` events, in a
+        /// file of `fileBytes` bytes (every ratio is 0 without events).
+        public init(pages: UInt64, recordBytes: UInt64, events: UInt64, fileBytes: UInt64) {
+            self.pages = pages
+            self.recordBytes = recordBytes
+            self.pageHeaderBytes = pages * UInt64(PageHeaderLayout.size)
+            self.events = events
+            self.fileBytes = fileBytes
+            func perEvent(_ bytes: UInt64) -> Double { events == 0 ? 0 : Double(bytes) / Double(events) }
+            ringBytesPerEvent = perEvent(recordBytes + pageHeaderBytes)
+            recordBytesPerEvent = perEvent(recordBytes)
+            fileBytesPerEvent = perEvent(fileBytes)
+        }
+    }
+
     public var schemaVersion: Int
     public var trace: TraceInfo
     public var totals: Totals
@@ -154,6 +189,9 @@ public struct ExitReport: Equatable, Sendable, Codable {
     public var pairing: PairingDiagnostics
     /// Every diagnostic counter (pairing and decoding), zero or not.
     public var diagnostics: [DiagnosticEntry]
+    /// Bytes per event in the ring and in the file; nil when the report was not made from a file
+    /// (in-memory events) or came from a summary written before this field existed.
+    public var encoding: Encoding? = nil
 
     /// Diagnostics with a non-zero value and severity above info: what a reader must not miss.
     public var problems: [DiagnosticEntry] { diagnostics.filter { $0.value > 0 && $0.severity != .info } }

@@ -71,6 +71,15 @@ enum Format {
     }
 }
 
+extension ExitReport.Encoding {
+    /// One line: `3.87 ring bytes/event (3.80 records only, 14 pages), 0.22 file bytes/event`.
+    var summary: String {
+        "\(Format.decimal(ringBytesPerEvent, places: 2)) ring bytes/event "
+            + "(\(Format.decimal(recordBytesPerEvent, places: 2)) records only, \(pages) pages), "
+            + "\(Format.decimal(fileBytesPerEvent, places: 2)) file bytes/event"
+    }
+}
+
 extension ExitReport {
     /// The first table: how often and how long.
     func shareTable(_ rows: [ReportRow], grouped: Bool) -> TextTable {
@@ -163,7 +172,9 @@ extension ExitReport {
         text += "exits \(totals.exits) (\(Format.decimal(totals.exitsPerSecond)) /s), hypervisor time "
             + "\(Format.duration(nanoseconds: totals.hypervisorNs)) (\(totals.hypervisorTicks) ticks)\n"
         text += "unmatched: \(pairing.unmatchedEntries) entries, \(pairing.unmatchedReturns) returns; "
-            + "lost events: \(pairing.lostEvents)\n\n"
+            + "lost events: \(pairing.lostEvents)\n"
+        if let encoding { text += "encoding: " + encoding.summary + "\n" }
+        text += "\n"
         text += problemsText(markdown: false) + "\n"
         text += "Exits by reason\n" + shareTable(reasons, grouped: false).render(indent: "  ") + "\n"
         text += "Latency (ns)\n" + latencyTable(reasons, grouped: false, inTicks: false).render(indent: "  ") + "\n"
@@ -190,7 +201,9 @@ extension ExitReport {
         text += "| exits | \(totals.exits) |\n| exits/s | \(Format.decimal(totals.exitsPerSecond)) |\n"
         text += "| hypervisor time | \(Format.duration(nanoseconds: totals.hypervisorNs)) |\n"
         text += "| unmatched entries / returns | \(pairing.unmatchedEntries) / \(pairing.unmatchedReturns) |\n"
-        text += "| lost events | \(pairing.lostEvents) |\n\n"
+        text += "| lost events | \(pairing.lostEvents) |\n"
+        if let encoding { text += "| encoding | \(encoding.summary) |\n" }
+        text += "\n"
         text += "## Data quality\n\n" + problemsText(markdown: true) + "\n"
         text += "## Exits by reason\n\n" + shareTable(reasons, grouped: false).markdown() + "\n"
         text += "## Latency (ns)\n\n" + latencyTable(reasons, grouped: false, inTicks: false).markdown() + "\n"

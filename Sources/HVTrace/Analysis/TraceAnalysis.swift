@@ -78,14 +78,26 @@ public enum TraceAnalysis {
         return (pairer, source.diagnostics.entries, clock)
     }
 
-    /// The report of the trace at `path`.
+    /// The report of the trace at `path`, with its encoding figures (bytes per event in the ring
+    /// and in the file, from the page source's per-page counters and the file's size).
     public static func report(path: String, grouping: ReportGrouping = .reason, warn: (String) -> Void = { _ in }) throws -> ExitReport {
-        let (pairer, diagnostics, clock) = try run(path: path, warn: warn) {
+        let source = try PageSource(path: path)
+        let (pairer, diagnostics, clock) = run(source: source) {
             ReportBuilder(clockFrequency: $0.clockFrequency, grouping: grouping)
         }
-        return pairer.sink.makeReport(pairing: pairer.diagnostics, firstTimestamp: pairer.firstTimestamp,
-                                      lastTimestamp: pairer.lastTimestamp, cpuCount: max(clock.cpuCount, pairer.cpuCount),
-                                      source: path, extraDiagnostics: diagnostics)
+        stopWarnings(source.diagnostics, path: path).forEach(warn)
+        var report = pairer.sink.makeReport(pairing: pairer.diagnostics, firstTimestamp: pairer.firstTimestamp,
+                                            lastTimestamp: pairer.lastTimestamp, cpuCount: max(clock.cpuCount, pairer.cpuCount),
+                                            source: path, extraDiagnostics: diagnostics)
+        report.encoding = ExitReport.Encoding(pages: source.pagesDelivered, recordBytes: source.recordBytesDelivered,
+                                              events: source.diagnostics.eventsDecoded, fileBytes: fileSize(path))
+        return report
+    }
+
+    /// The size of the file at `path` in bytes (0 when it cannot be read: it was read a moment ago).
+    static func fileSize(_ path: String) -> UInt64 {
+        var status = stat()
+        return stat(path, &status) == 0 ? UInt64(status.st_size) : 0
     }
 
     /// The flame graph of the trace at `path`.

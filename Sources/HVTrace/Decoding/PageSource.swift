@@ -27,6 +27,11 @@ public final class PageSource {
     /// lost_events records seen per CPU (to compare with the final ring counters).
     @exclusivity(unchecked) private var lostEventsRecorded: [UInt64]
     private var finished = false
+    /// Pages `next()` has delivered so far, and the record bytes (`usedBytes`) they hold: with the
+    /// 32-byte page headers, the ring bytes those pages took (`TraceEncodingFigures`). Counted per
+    /// page, never per event.
+    public private(set) var pagesDelivered: UInt64 = 0
+    public private(set) var recordBytesDelivered: UInt64 = 0
 
     public init(reader: TraceFileReader) {
         self.reader = reader
@@ -53,7 +58,11 @@ public final class PageSource {
     public func next() -> TracePage? {
         while let chunk = reader.nextChunk() {
             guard chunk.type == ChunkType.page.rawValue else { continue }
-            if let page = validate(chunk) { return page }
+            if let page = validate(chunk) {
+                pagesDelivered &+= 1
+                recordBytesDelivered &+= UInt64(page.header.usedBytes)
+                return page
+            }
         }
         finish()
         return nil
