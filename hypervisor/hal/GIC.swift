@@ -57,9 +57,11 @@ enum GICDistributor {
 /// virtual EOI for interrupts injected with the HW bit).
 enum GICCPUInterface {
   static var base: UInt64 = Platform.cpuInterfaceBase
+  /// GICC_PMR: interrupts with a priority value below this are signalled.
+  static let priorityMask: UInt32 = 0xF0
 
   static func initialize() {
-    mmio_write32(base + 0x004, 0xF0)  // GICC_PMR: let priorities < 0xF0 through
+    mmio_write32(base + 0x004, priorityMask)  // GICC_PMR: let priorities < 0xF0 through
     mmio_write32(base + 0x008, 0)  // GICC_BPR
     mmio_write32(base + 0x000, 1 | (1 << 9))  // GICC_CTLR: Enable, EOImode
   }
@@ -70,6 +72,14 @@ enum GICCPUInterface {
   @inline(__always) static func endOfInterrupt(_ iar: UInt32) { mmio_write32(base + 0x010, iar) }
   /// GICC_DIR: deactivate.
   @inline(__always) static func deactivate(_ iar: UInt32) { mmio_write32(base + 0x1000, iar) }
+
+  /// Rewrites GICC_PMR with the value it holds, so the CPU interface signals whatever is pending
+  /// now. On hardware a no-op. On QEMU (seen with 7.2) it is needed before a WFI: when a guest's
+  /// EOI deactivates a physical interrupt through a hardware-linked list register (GICH_LR.HW),
+  /// QEMU clears the physical active state without re-evaluating the physical CPU interface, so an
+  /// interrupt already pending again (the virtual timer whose next deadline has passed) is not
+  /// signalled until some other GIC register is written, and a WFI would sleep through it.
+  @inline(__always) static func refreshSignalledInterrupts() { mmio_write32(base + 0x004, priorityMask) }
 }
 
 /// The GICv2 virtual interface control block, GICH (IHI 0048B, 5.3): list registers through

@@ -7,7 +7,7 @@
 #   - the hypervisor printed its per-vCPU exit summary for both vCPUs and powered off;
 #   - QEMU exited 0.
 # Then (unless --no-shell) a second boot into the interactive shell (hvtrace.shell=1) answers typed
-# commands through the PL011's RX interrupt, unplugs and replugs CPU 1 (PSCI CPU_OFF,
+# commands through the PL011's RX interrupt, unplugs and replugs CPU 1 eight times (PSCI CPU_OFF,
 # AFFINITY_INFO, CPU_ON again) and powers off when the shell exits.
 # It also prints timings: wall time from QEMU's start to the init/done markers, and the guest's
 # printk timestamps of the markers (virtual time with --deterministic).
@@ -132,12 +132,17 @@ if [ "$shell_checks" -eq 1 ]; then
     type_line 'echo typed-$((6 * 7))'
     if expect_output "typed-42"; then pass "typed command answered (PL011 RX interrupt)"
     else fail "typed command not answered"; fi
-    type_line 'echo 0 > /sys/devices/system/cpu/cpu1/online; echo "online=[$(cat /sys/devices/system/cpu/online)]"'
-    if expect_output "online=[0]"; then pass "CPU 1 unplugged (CPU_OFF, AFFINITY_INFO)"
-    else fail "CPU 1 did not go offline"; fi
-    type_line 'echo 1 > /sys/devices/system/cpu/cpu1/online; echo "online=[$(cat /sys/devices/system/cpu/online)]"'
-    if expect_output "online=[0-1]"; then pass "CPU 1 replugged (second CPU_ON)"
-    else fail "CPU 1 did not come back"; fi
+    # Several rounds: a lost wakeup around hotplug (a WFI sleeping through a pending timer, see
+    # GICCPUInterface.refreshSignalledInterrupts) showed up about once in 20 rounds under load.
+    replugged=0
+    for round in 1 2 3 4 5 6 7 8; do
+        type_line "echo 0 > /sys/devices/system/cpu/cpu1/online; echo \"off$round=[\$(cat /sys/devices/system/cpu/online)]\""
+        if ! expect_output "off$round=[0]"; then fail "CPU 1 did not go offline (round $round)"; break; fi
+        type_line "echo 1 > /sys/devices/system/cpu/cpu1/online; echo \"on$round=[\$(cat /sys/devices/system/cpu/online)]\""
+        if ! expect_output "on$round=[0-1]"; then fail "CPU 1 did not come back (round $round)"; break; fi
+        replugged=$round
+    done
+    if [ "$replugged" -eq 8 ]; then pass "CPU 1 unplugged and replugged 8 times (CPU_OFF, AFFINITY_INFO, CPU_ON)"; fi
     type_line 'exit'
     if expect_output "hv: guest requested SYSTEM_OFF"; then pass "shell exit powers off"
     else fail "no power-off after the shell exited"; fi
