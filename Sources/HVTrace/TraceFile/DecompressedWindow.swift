@@ -317,3 +317,9 @@ final class DecompressedWindow {
         return true
     }
 }
+
+/// Whether readers of `.hvt` files decompress on a thread of their own (for tools that report
+/// which way they measured).
+public enum DecompressionThread {
+    public static var isEnabled: Bool { DecompressionPipeline.isEnabled }
+}

@@ -68,11 +68,15 @@ struct DecodeBench: ParsableCommand {
             bestMerged = min(bestMerged, monotonicSeconds() - mergedStart)
             if checksum == 42 { print("") }
         }
+        print(DecompressionThread.isEnabled
+              ? "decompression on a thread of its own (wall-clock rates; HVTRACE_SINGLE_THREAD=1 measures one core)"
+              : "decompression on the decoding thread (one core)")
         func rate(_ seconds: Double) -> String { String(Int(Double(events) / seconds / 1e6 * 10) / 10) + " M events/s" }
         print("\(events) events; container only (zstd + chunks): \(rate(bestContainer)); per-page visitor: \(rate(bestVisitor)); "
               + "per-page events: \(rate(bestPerPage)); merged stream: \(rate(bestMerged))")
         let decodeSeconds = bestVisitor - bestContainer
-        if decodeSeconds > 0 {
+        // Only meaningful when both ran on one thread (otherwise they overlap).
+        if decodeSeconds > 0 && !DecompressionThread.isEnabled {
             print("record decoding alone (per-page visitor minus container): \(rate(decodeSeconds)), "
                   + "\(String(format: "%.2f", decodeSeconds / Double(max(events, 1)) * 1e9)) ns/event")
         }
