@@ -130,3 +130,30 @@ func groupingCountsMatchGroundTruth(grouping: ReportGrouping) {
         #expect(row?.count == UInt64(count), "\(reason) \(label)")
     }
 }
+
+/// A trace naming far more distinct groups than `report --by` keeps histograms for: the first
+/// `maximumGroups` get rows, every later one goes to its reason's `(other)` row, nothing is lost,
+/// and the diagnostic counts exactly the exits folded.
+@Test func byGroupingFoldsGroupsBeyondTheCapIntoOther() {
+    var events: [TimedEvent] = []
+    var time: UInt64 = 1_000
+    let distinct = ReportGrouping.maximumGroups + 136
+    for index in 0..<distinct {
+        for _ in 0..<2 {
+            events.append(TimedEvent(timestamp: time, cpu: 0, event: .exitEntry(ec: 0x16, iss: 0, vcpu: 0)))
+            events.append(TimedEvent(timestamp: time + 1, cpu: 0,
+                                     event: .hypercall(conduit: .hvc, immediate: 0, functionID: 0x8600_0000 + UInt32(index))))
+            events.append(TimedEvent(timestamp: time + 100, cpu: 0, event: .exitReturn))
+            time += 1_000
+        }
+    }
+    let report = makeReport(events: events, clockFrequency: 1_000_000_000, grouping: .hvc)
+    #expect(report.totals.exits == UInt64(2 * distinct))
+    #expect(report.groups.count == ReportGrouping.maximumGroups + 1)
+    #expect(report.groups.reduce(0) { $0 + $1.count } == report.totals.exits)
+    let other = report.groups.first { $0.group == "(other)" }
+    #expect(other?.count == UInt64(2 * (distinct - ReportGrouping.maximumGroups)))
+    #expect(report.diagnostics.first { $0.name == "groups_folded_into_other" }?.value == other?.count)
+    // Without --by the entry is absent: default reports are unchanged.
+    #expect(!makeReport(events: events, clockFrequency: 1_000_000_000).diagnostics.contains { $0.name == "groups_folded_into_other" })
+}

@@ -38,10 +38,18 @@ public enum ReportGrouping: String, CaseIterable, Sendable, Codable {
         }
     }
 
+    /// Distinct groups `report --by` keeps its own histogram for. Each histogram holds a few
+    /// hundred KiB, and a trace could name millions of function ids or INTIDs, so past this many
+    /// the exits of any new group go to their reason's `(other)` row (memory stays flat).
+    public static let maximumGroups = 64
+    /// The group key of a reason's `(other)` row.
+    static let otherKey: UInt64 = 3 << 32
+
     /// The label of a group key (`-` for exits without such a detail).
     func label(ofKey key: UInt64) -> String {
         let kind = key >> 32, value = UInt32(truncatingIfNeeded: key)
         if kind == 0 { return "-" }
+        if key == Self.otherKey { return "(other)" }
         switch self {
         case .reason: return "-"
         case .hvc: return HypercallNames.name(value)
@@ -246,6 +254,8 @@ public struct ReportBuilder: ExitSink {
     var groupSlots: [GroupKey: Int] = [:]
     var groupAccumulators: [LatencyAccumulator] = []
     var groupKeys: [GroupKey] = []
+    /// Exits counted in an `(other)` row because `ReportGrouping.maximumGroups` groups existed.
+    var foldedGroupExits: UInt64 = 0
 
     /// A reason and its `--by` group key.
     struct GroupKey: Hashable {
@@ -278,10 +288,18 @@ public struct ReportBuilder: ExitSink {
     }
 
     mutating func recordGroup(_ exit: PairedExit) {
-        let key = GroupKey(reason: exit.reason, key: grouping.key(of: exit))
+        var key = GroupKey(reason: exit.reason, key: grouping.key(of: exit))
         if let slot = groupSlots[key] {
             groupAccumulators[slot].record(exit.latency)
             return
+        }
+        if groupKeys.count >= ReportGrouping.maximumGroups {
+            foldedGroupExits &+= 1
+            key.key = ReportGrouping.otherKey
+            if let slot = groupSlots[key] {
+                groupAccumulators[slot].record(exit.latency)
+                return
+            }
         }
         groupSlots[key] = groupAccumulators.count
         groupKeys.append(key)
@@ -317,7 +335,15 @@ public struct ReportBuilder: ExitSink {
                           hypervisorNs: Double(totalTicks) * nanosecondsPerTick,
                           exitsPerSecond: durationNs > 0 ? Double(totalExits) / (durationNs / 1e9) : 0),
             reasons: reasons, grouping: grouping == .reason ? nil : grouping, groups: groups, pairing: pairing,
-            diagnostics: extraDiagnostics + pairing.entries.filter { entry in !extraDiagnostics.contains { $0.name == entry.name } })
+            diagnostics: extraDiagnostics + pairing.entries.filter { entry in !extraDiagnostics.contains { $0.name == entry.name } }
+                + groupingDiagnostics)
+    }
+
+    /// With `--by`: how many exits went to `(other)` rows (info: nothing is lost, only less split).
+    var groupingDiagnostics: [DiagnosticEntry] {
+        guard grouping != .reason else { return [] }
+        return [DiagnosticEntry(name: "groups_folded_into_other", severity: .info, value: foldedGroupExits,
+                                description: "exits counted in an (other) row: more than \(ReportGrouping.maximumGroups) distinct --by groups")]
     }
 
     func makeRow(_ accumulator: LatencyAccumulator, reason: String, group: String?, totalExits: UInt64,
