@@ -295,9 +295,15 @@ public enum SysregEncoding {
     public static func op2(_ e: UInt16) -> UInt8 { UInt8(e & 7) }
 }
 
-/// The hypervisor-call ABI that belongs to tracing: SMCCC vendor-specific hypervisor service calls
-/// (owner 6, DEN0028 §6) of the fast SMC64 kind, so 0xC600_xxxx.
+/// Our hypervisor calls, defined once for the hypervisor, the guests and the host tool (which
+/// names them): SMCCC vendor-specific hypervisor service calls (owner 6, DEN0028 §6) of the fast
+/// SMC64 kind, so 0xC600_xxxx. 0xC600_0001 and 0xC600_0002 are retired and stay reserved.
 public enum TraceHypercall {
+    /// Does nothing and returns 0: the null round trip that measures the exit path's cost.
+    public static let null: UInt32 = 0xC600_0000
+    /// x1 = an ESR_EL2 exception class: returns how many exits of that class this vCPU has taken
+    /// (the probe guest's self-checks).
+    public static let exitCount: UInt32 = 0xC600_0003
     /// x1 = marker id, x2 = value: writes a `guestMarker` event. Returns 0.
     public static let guestMarker: UInt32 = 0xC600_0010
     /// Turns tracing on (x1 = 1) or off (x1 = 0) at run time. Returns the previous state.

@@ -31,6 +31,8 @@ public enum HypercallNames {
             0x8400_000B: "CPU_FREEZE",
             0x8400_000F: "PSCI_SET_SUSPEND_MODE",
             0x8400_0013: "MEM_PROTECT",
+            TraceHypercall.null: "HVTRACE_NULL",
+            TraceHypercall.exitCount: "HVTRACE_EXIT_COUNT",
             TraceHypercall.guestMarker: "HVTRACE_MARKER",
             TraceHypercall.setTracing: "HVTRACE_SET_TRACING",
             TraceHypercall.flush: "HVTRACE_FLUSH",

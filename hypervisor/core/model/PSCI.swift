@@ -40,10 +40,10 @@ enum FunctionID {
   static let psciFeatures: UInt32 = 0x8400_000A
 
   /// Ours: does nothing and returns 0 — the null round trip the probe measures.
-  static let hypervisorNull: UInt32 = 0xC600_0000
+  static let hypervisorNull: UInt32 = TraceHypercall.null
   // 0xC600_0001 (old trace marker) and 0xC600_0002 (old debug panic): retired, reserved.
   /// Ours: returns how many exits of ESR class x1 this vCPU has taken (probe self-checks).
-  static let hypervisorExitCount: UInt32 = 0xC600_0003
+  static let hypervisorExitCount: UInt32 = TraceHypercall.exitCount
   /// Ours (hypervisor-only calls): first id not yet assigned below the tracing calls at
   /// 0xC600_0010 (keep retired ids reserved, like Perfetto's protos).
   static let hypervisorNextFree: UInt32 = 0xC600_0004

@@ -20,8 +20,8 @@ enum Function {
   static let systemOff: UInt64 = 0x8400_0008
   static let cpuOn: UInt64 = 0xC400_0003
   static let smcccVersion: UInt64 = 0x8000_0000
-  static let hypervisorNull: UInt64 = 0xC600_0000
-  static let exitCount: UInt64 = 0xC600_0003
+  static let hypervisorNull = UInt64(TraceHypercall.null)
+  static let exitCount = UInt64(TraceHypercall.exitCount)
   // Tracing calls: the one definition in TraceFormat.
   static let traceMarker = UInt64(TraceHypercall.guestMarker)
   static let setTracing = UInt64(TraceHypercall.setTracing)
