@@ -155,52 +155,33 @@ public struct RecordDecoder {
     /// On a malformed record it throws, having delivered every record before it. The fast path of
     /// whole-page analyses (see `RecordVisitor`).
     ///
-    /// The loop keeps the read position and the clock in locals (stored back once at the end, or at
-    /// the failing record) so they stay in registers; `nextRecordHeader()` is the same logic on the
-    /// decoder's stored properties, for the one-record-at-a-time API.
+    /// The loop keeps the read position, the clock and the carried delta in locals (stored back at
+    /// the end, or at the failing record) so they stay in registers.
     @inlinable
     public mutating func decodeAll<Visitor: RecordVisitor>(clock: inout UInt64, into visitor: inout Visitor) throws(RecordDecodeError) {
         var cursor = nextOffset
         var time = clock
         var carried = skippedDelta
+        var skipped = skippedExtensions
         defer {
             clock = time
             skippedDelta = carried
+            skippedExtensions = skipped
         }
-        while cursor < end {
-            let start = cursor
-            let id = base.load(fromByteOffset: start, as: UInt8.self)
-            if id == EventID.endOfRecords { break }
-            cursor &+= 1
-            guard let delta = Varint.load(from: base, at: &cursor, end: end) else {
-                nextOffset = start
-                throw .varintOverrun(offset: cursor)
-            }
-            if _slowPath(id >= EventID.firstExtensionID) {
-                guard id < EventID.endOfValidIDs else {
-                    nextOffset = start
-                    throw .unknownEvent(id: id, offset: start)
-                }
-                // Skip it; its delta carries over to the next record.
-                guard let length = Varint.load(from: base, at: &cursor, end: end) else {
-                    nextOffset = start
-                    throw .varintOverrun(offset: cursor)
-                }
-                guard length <= UInt64(end - cursor) else {
-                    nextOffset = start
-                    throw .truncatedRecord(offset: start)
-                }
-                cursor += Int(length)
-                skippedExtensions += 1
-                carried &+= delta
-                continue
-            }
-            time &+= delta &+ carried
-            carried = 0
+        while true {
+            let next: (id: UInt8, start: Int, delta: UInt64)?
             do {
-                try decodeFields(id, at: &cursor, recordStart: start, timestamp: time, into: &visitor)
+                next = try readRecordHeader(&cursor, carried: &carried, skipped: &skipped)
             } catch {
-                nextOffset = start
+                nextOffset = cursor
+                throw error
+            }
+            guard let header = next else { break }
+            time &+= header.delta
+            do {
+                try decodeFields(header.id, at: &cursor, recordStart: header.start, timestamp: time, into: &visitor)
+            } catch {
+                nextOffset = header.start
                 throw error
             }
         }
@@ -212,30 +193,53 @@ public struct RecordDecoder {
     /// includes those of skipped extension records (deltas chain from record to record).
     @inlinable @inline(__always)
     mutating func nextRecordHeader() throws(RecordDecodeError) -> (id: UInt8, start: Int, fieldsOffset: Int, delta: UInt64)? {
-        while true {
-            guard nextOffset < end else { return nil }
-            let start = nextOffset
+        var cursor = nextOffset, carried = skippedDelta, skipped = skippedExtensions
+        defer {
+            nextOffset = cursor
+            skippedDelta = carried
+            skippedExtensions = skipped
+        }
+        guard let header = try readRecordHeader(&cursor, carried: &carried, skipped: &skipped) else {
+            return nil
+        }
+        let fieldsOffset = cursor
+        cursor = header.start  // `next()` moves past the fields once they are decoded
+        return (header.id, header.start, fieldsOffset, header.delta)
+    }
+
+    /// The record-header logic both reading APIs share. Reads at `cursor`, skipping extension
+    /// records (counted in `skipped`, their deltas added to `carried`), and returns the next
+    /// fixed-shape record's id, start and delta (plus `carried`, which is then reset) with `cursor`
+    /// at its fields; nil at the end of the records. When it throws, `cursor` is at the start of
+    /// the malformed record. Takes its state as parameters so a caller can keep it in locals.
+    @inlinable @inline(__always)
+    func readRecordHeader(_ cursor: inout Int, carried: inout UInt64, skipped: inout Int)
+        throws(RecordDecodeError) -> (id: UInt8, start: Int, delta: UInt64)? {
+        while cursor < end {
+            let start = cursor
             let id = base.load(fromByteOffset: start, as: UInt8.self)
             if id == EventID.endOfRecords { return nil }
-            var cursor = start + 1
-            guard let delta = Varint.load(from: base, at: &cursor, end: end) else {
-                throw .varintOverrun(offset: cursor)
+            var position = start &+ 1
+            guard let delta = Varint.load(from: base, at: &position, end: end) else {
+                throw .varintOverrun(offset: position)
             }
             if _slowPath(id >= EventID.firstExtensionID && id < EventID.endOfValidIDs) {
-                guard let length = Varint.load(from: base, at: &cursor, end: end) else {
-                    throw .varintOverrun(offset: cursor)
+                guard let length = Varint.load(from: base, at: &position, end: end) else {
+                    throw .varintOverrun(offset: position)
                 }
-                guard length <= UInt64(end - cursor) else { throw .truncatedRecord(offset: start) }
-                nextOffset = cursor + Int(length)
-                skippedExtensions += 1
+                guard length <= UInt64(end - position) else { throw .truncatedRecord(offset: start) }
+                cursor = position + Int(length)
+                skipped += 1
                 // The next record's delta is relative to this one: carry the skipped delta over.
-                skippedDelta &+= delta
+                carried &+= delta
                 continue
             }
-            let total = delta &+ skippedDelta
-            skippedDelta = 0
-            return (id, start, cursor, total)
+            cursor = position
+            let total = delta &+ carried
+            carried = 0
+            return (id, start, total)
         }
+        return nil
     }
 
     @inlinable @inline(__always)
