@@ -135,15 +135,14 @@ final class DecompressionPipeline: @unchecked Sendable {
 
     private let decompressor: StreamDecompressor
     private let storage: UnsafeMutableRawBufferPointer
-    private var filledCounts = [Int](repeating: 0, count: blockCount)
-    private var positions = [DecompressionPosition](repeating: DecompressionPosition(), count: blockCount)
-    private var lastFlags = [Bool](repeating: false, count: blockCount)
+    /// Per block: the bytes filled, the decompressor's position after them, and whether it is the last.
+    private var blockStates = [(count: Int, position: DecompressionPosition, isLast: Bool)](
+        repeating: (0, DecompressionPosition(), false), count: blockCount)
     /// Next block the reader takes / the producer fills, and how many are filled and not yet released.
     private var head = 0
     private var tail = 0
     private var filled = 0
     private var cancelled = false
-    private var producerDone = false
     private var mutex = pthread_mutex_t()
     private var changed = pthread_cond_t()
     private var thread = pthread_t()
@@ -198,12 +197,9 @@ final class DecompressionPipeline: @unchecked Sendable {
             let isLast = decompressor.finished
 
             pthread_mutex_lock(&mutex)
-            filledCounts[index] = count
-            positions[index] = decompressor.position
-            lastFlags[index] = isLast
+            blockStates[index] = (count, decompressor.position, isLast)
             tail = (tail + 1) % Self.blockCount
             filled += 1
-            if isLast { producerDone = true }
             pthread_cond_broadcast(&changed)
             pthread_mutex_unlock(&mutex)
             if isLast { return }
@@ -215,8 +211,9 @@ final class DecompressionPipeline: @unchecked Sendable {
         pthread_mutex_lock(&mutex)
         while filled == 0 { pthread_cond_wait(&changed, &mutex) }
         let index = head
-        let result = Block(bytes: UnsafeRawBufferPointer(rebasing: block(index)[0..<filledCounts[index]]),
-                           position: positions[index], isLast: lastFlags[index])
+        let state = blockStates[index]
+        let result = Block(bytes: UnsafeRawBufferPointer(rebasing: block(index)[0..<state.count]),
+                           position: state.position, isLast: state.isLast)
         pthread_mutex_unlock(&mutex)
         return result
     }
