@@ -90,14 +90,9 @@ public enum TraceAnalysis {
                                             lastTimestamp: pairer.lastTimestamp, cpuCount: max(clock.cpuCount, pairer.cpuCount),
                                             source: path, extraDiagnostics: diagnostics)
         report.encoding = ExitReport.Encoding(pages: source.pagesDelivered, recordBytes: source.recordBytesDelivered,
-                                              events: source.diagnostics.eventsDecoded, fileBytes: fileSize(path))
+                                              events: source.diagnostics.eventsDecoded,
+                                              fileBytes: PosixFile.size(atPath: path) ?? 0)  // 0: gone since it was read
         return report
-    }
-
-    /// The size of the file at `path` in bytes (0 when it cannot be read: it was read a moment ago).
-    static func fileSize(_ path: String) -> UInt64 {
-        var status = stat()
-        return stat(path, &status) == 0 ? UInt64(status.st_size) : 0
     }
 
     /// The flame graph of the trace at `path`.

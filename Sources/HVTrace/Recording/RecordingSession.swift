@@ -314,8 +314,7 @@ public enum RecordingSession {
     }
 
     static func fileSize(_ path: String) throws(RecordingError) -> UInt64 {
-        var info = stat()
-        guard stat(path, &info) == 0 else { throw .ramFile(path: path, operation: "stat", errno: errno) }
-        return UInt64(info.st_size)
+        guard let size = PosixFile.size(atPath: path) else { throw .ramFile(path: path, operation: "stat", errno: errno) }
+        return size
     }
 }

@@ -54,6 +54,12 @@ final class PosixFile: CompressedInput {
 
     deinit { close(descriptor) }
 
+    /// The size of the file at `path` in bytes; nil when stat(2) fails (errno says why).
+    static func size(atPath path: String) -> UInt64? {
+        var info = stat()
+        return stat(path, &info) == 0 ? UInt64(info.st_size) : nil
+    }
+
     static func openForReading(_ path: String) throws(TraceFileError) -> PosixFile {
         let descriptor = open(path, O_RDONLY)
         guard descriptor >= 0 else {
