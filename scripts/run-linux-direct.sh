@@ -94,17 +94,9 @@ qemu_status=${PIPESTATUS[0]}
 set -e
 end=$EPOCHREALTIME
 
-# Seconds from QEMU's start to the first console line containing $1 (wall clock).
-wall_to() {
-    awk -F'\t' -v start="$start" -v marker="$1" 'index($2, marker) && $2 !~ /\(kmsg\)/ {
-        printf "%.3f", $1 - start; found = 1; exit } END { if (!found) printf "-" }' "$log"
-}
-# The printk timestamp of the kernel-log copy of marker $1 ("[    1.234567] marker (kmsg)").
-printk_of() {
-    awk -F'\t' -v marker="$1 (kmsg)" 'index($2, marker) { if (match($2, /\[ *[0-9]+\.[0-9]+\]/)) {
-        s = substr($2, RSTART + 1, RLENGTH - 2); gsub(/ /, "", s); printf "%s", s; found = 1; exit } }
-        END { if (!found) printf "-" }' "$log"
-}
+# wall_to MARKER, printk_of MARKER
+# shellcheck source=../hypervisor/guests/linux/console-timing.sh
+. "$repo_root/hypervisor/guests/linux/console-timing.sh"
 # The uptime= value /init printed on marker $1's line.
 uptime_of() {
     awk -F'\t' -v marker="$1 uptime=" 'index($2, marker) { sub(/.*uptime=/, "", $2); printf "%s", $2; found = 1; exit }

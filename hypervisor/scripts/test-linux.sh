@@ -88,17 +88,9 @@ expect_line "hv: guest requested SYSTEM_OFF, powering off"
 if [ "$status" -eq 0 ]; then pass "QEMU exited 0"
 else fail "QEMU exited with status $status (124 = timeout after ${timeout_seconds}s)"; fi
 
-# Seconds from QEMU's start to the first console line containing $1 (not its kmsg copy).
-wall_to() {
-    awk -F'\t' -v start="$start" -v marker="$1" 'index($2, marker) && $2 !~ /\(kmsg\)/ {
-        printf "%.3f", $1 - start; found = 1; exit } END { if (!found) printf "-" }' "$log"
-}
-# The printk timestamp of the kernel-log copy of marker $1.
-printk_of() {
-    awk -F'\t' -v marker="$1 (kmsg)" 'index($2, marker) { if (match($2, /\[ *[0-9]+\.[0-9]+\]/)) {
-        s = substr($2, RSTART + 1, RLENGTH - 2); gsub(/ /, "", s); printf "%s", s; found = 1; exit } }
-        END { if (!found) printf "-" }' "$log"
-}
+# wall_to MARKER, printk_of MARKER
+# shellcheck source=../guests/linux/console-timing.sh
+. "$here/guests/linux/console-timing.sh"
 mode=$([ "$deterministic" -eq 1 ] && echo "deterministic (-icount shift=0)" || echo "free-running")
 echo "test-linux: timings ($mode)"
 echo "  init marker: wall $(wall_to "$HVTRACE_LINUX_INIT_MARKER") s   guest printk $(printk_of "$HVTRACE_LINUX_INIT_MARKER") s"
