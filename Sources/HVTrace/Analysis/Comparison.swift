@@ -246,16 +246,7 @@ public struct Comparison: Equatable, Sendable, Codable {
     }
 }
 
-extension Comparison {
-    /// The stable JSON encoding.
-    public func jsonData() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        var data = try encoder.encode(self)
-        data.append(0x0A)
-        return data
-    }
-
+extension Comparison: RenderableOutput {
     func table() -> TextTable {
         var table = TextTable(header: ["reason", "verdict", "count Δ%", "p50 Δns (Δ%)", "p90 Δns (Δ%)", "p99 Δns (Δ%)",
                                        "mean Δns (Δ%)", "MW p"])
@@ -291,13 +282,5 @@ extension Comparison {
         let notes = reasons.compactMap { reason in reason.note.map { "- \(reason.reason): \($0)" } }
         if !notes.isEmpty { text += "\nNotes:\n\n" + notes.joined(separator: "\n") + "\n" }
         return text
-    }
-
-    public func rendered(as format: OutputFormat) throws -> String {
-        switch format {
-        case .text: return text()
-        case .markdown: return markdown()
-        case .json: return String(decoding: try jsonData(), as: UTF8.self)
-        }
     }
 }

@@ -208,15 +208,6 @@ public struct ExitReport: Equatable, Sendable, Codable {
     public static func decode(_ data: Data) throws -> ExitReport {
         try JSONDecoder().decode(ExitReport.self, from: data)
     }
-
-    /// The stable JSON encoding (sorted keys, pretty-printed, trailing newline).
-    public func jsonData() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        var data = try encoder.encode(self)
-        data.append(0x0A)
-        return data
-    }
 }
 
 /// The diagnostics list entries that exit pairing contributes.

@@ -8,6 +8,33 @@ public enum OutputFormat: String, CaseIterable, Sendable {
     case text, json, markdown
 }
 
+/// A result the tool prints in every `OutputFormat` (`ExitReport`, `Comparison`): it supplies text
+/// and markdown; the stable JSON encoding and the choice by format are the same for all.
+public protocol RenderableOutput: Encodable {
+    func text() -> String
+    func markdown() -> String
+}
+
+extension RenderableOutput {
+    /// The stable JSON encoding (sorted keys, pretty-printed, trailing newline).
+    public func jsonData() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        var data = try encoder.encode(self)
+        data.append(0x0A)
+        return data
+    }
+
+    /// The result in `format`.
+    public func rendered(as format: OutputFormat) throws -> String {
+        switch format {
+        case .text: return text()
+        case .markdown: return markdown()
+        case .json: return String(decoding: try jsonData(), as: UTF8.self)
+        }
+    }
+}
+
 /// A column-aligned table: columns in `leftAligned` (the first by default) left-aligned, the rest
 /// right-aligned.
 struct TextTable {
@@ -80,7 +107,7 @@ extension ExitReport.Encoding {
     }
 }
 
-extension ExitReport {
+extension ExitReport: RenderableOutput {
     /// The first table: how often and how long.
     func shareTable(_ rows: [ReportRow], grouped: Bool) -> TextTable {
         var table = TextTable(header: (grouped ? ["reason", "group"] : ["reason"]) + ["count", "exits%", "time%", "total"])
@@ -217,14 +244,5 @@ extension ExitReport {
             text += "\n### \(row.reason)\n\n```\n" + histogramText(row) + "```\n"
         }
         return text
-    }
-
-    /// The report in `format`.
-    public func rendered(as format: OutputFormat) throws -> String {
-        switch format {
-        case .text: return text()
-        case .markdown: return markdown()
-        case .json: return String(decoding: try jsonData(), as: UTF8.self)
-        }
     }
 }
