@@ -10,16 +10,7 @@ struct CrashPathTests {
     /// A synthetic recording whose zstd stream is flushed after every chunk (as a recorder that
     /// expects to die flushes), with its complete event list.
     static func flushedRecording(_ directory: TemporaryDirectory) throws -> (bytes: [UInt8], events: Int, pages: Int) {
-        var options = SyntheticTraceOptions()
-        options.events = 3_000
-        options.cpus = 2
-        options.pageSize = 512
-        options.seed = 8
-        let path = directory.path("full.hvt")
-        _ = try SyntheticTraceGenerator.generate(to: path, options: options)
-        let stream = HVTStream(file: readFile(path))
-        let bytes = stream.compressed(flushEveryChunk: true)
-        writeFile(path, bytes)
+        let (path, bytes, stream) = try flushedSyntheticTrace(directory, name: "full.hvt", events: 3_000, pageSize: 512, seed: 8)
         let all = try #require(decodeAll(path))
         return (bytes, all.events.count, stream.pageChunkIndices.count)
     }

@@ -7,15 +7,7 @@ import Testing
 struct RobustnessTests {
     /// A small trace whose zstd stream is flushed at every chunk, so cuts expose every prefix.
     static func smallTrace(_ directory: TemporaryDirectory) throws -> (bytes: [UInt8], events: [TimedEvent]) {
-        var options = SyntheticTraceOptions()
-        options.events = 600
-        options.cpus = 2
-        options.pageSize = 256
-        options.seed = 3
-        let path = directory.path("small.hvt")
-        _ = try SyntheticTraceGenerator.generate(to: path, options: options)
-        let flushed = HVTStream(file: readFile(path)).compressed(flushEveryChunk: true)
-        writeFile(path, flushed)
+        let (path, flushed, _) = try flushedSyntheticTrace(directory, name: "small.hvt", events: 600, pageSize: 256, seed: 3)
         return (flushed, try #require(decodeAll(path)).events)
     }
 

@@ -157,3 +157,21 @@ func decodeAll(_ path: String) -> (events: [TimedEvent], diagnostics: DecodeDiag
     while let event = try? stream.next() { events.append(event) }
     return (events, stream.diagnostics)
 }
+
+/// A small 2-CPU synthetic trace at `directory/name` whose zstd stream is flushed after every
+/// chunk (as a recorder that expects to die flushes), so a cut anywhere leaves every earlier chunk
+/// readable. Returns the file's bytes and its stream (for chunk offsets).
+func flushedSyntheticTrace(_ directory: TemporaryDirectory, name: String, events: Int, pageSize: UInt32,
+                           seed: UInt64) throws -> (path: String, bytes: [UInt8], stream: HVTStream) {
+    var options = SyntheticTraceOptions()
+    options.events = events
+    options.cpus = 2
+    options.pageSize = pageSize
+    options.seed = seed
+    let path = directory.path(name)
+    _ = try SyntheticTraceGenerator.generate(to: path, options: options)
+    let stream = HVTStream(file: readFile(path))
+    let bytes = stream.compressed(flushEveryChunk: true)
+    writeFile(path, bytes)
+    return (path, bytes, stream)
+}
