@@ -66,12 +66,7 @@ func handleWait(_ syndrome: ExceptionSyndrome, frame: UnsafeMutablePointer<TrapF
     gic.synchronize(vcpu)
     slept = !gic.hasPendingInListRegisters(vcpu) && !vcpu.listRegisters.needsRefill
   }
-  if slept {
-    // A pending physical interrupt must wake the WFI below even if the GIC model has not
-    // re-signalled it since a hardware-linked deactivation (see refreshSignalledInterrupts).
-    GICCPUInterface.refreshSignalledInterrupts()
-    CPU.waitForInterrupt()
-  }
+  if slept { CPU.waitForInterrupt() }
   Trace.spanLeave(.wfx)
   return .resume
 }

@@ -78,7 +78,8 @@ enum GICCPUInterface {
   /// EOI deactivates a physical interrupt through a hardware-linked list register (GICH_LR.HW),
   /// QEMU clears the physical active state without re-evaluating the physical CPU interface, so an
   /// interrupt already pending again (the virtual timer whose next deadline has passed) is not
-  /// signalled until some other GIC register is written, and a WFI would sleep through it.
+  /// signalled until some other GIC register is written, and a WFI would sleep through it
+  /// (`CPU.waitForInterrupt` calls this first).
   @inline(__always) static func refreshSignalledInterrupts() { mmio_write32(base + 0x004, priorityMask) }
 }
 
