@@ -44,6 +44,7 @@ struct BadInputCommandTests {
             "future-schema.json": summary.replacingOccurrences(of: #""schemaVersion" : 1"#, with: #""schemaVersion" : 99"#),
             "zero-schema.json": summary.replacingOccurrences(of: #""schemaVersion" : 1"#, with: #""schemaVersion" : 0"#),
             "string-schema.json": #"{"schemaVersion": "one"}"#,
+            "fast-clock.json": summary.replacingOccurrences(of: #""clockFrequencyHz" : 62500000"#, with: #""clockFrequencyHz" : 1000000000"#),
             "cut.json": String(summary.prefix(200)),
             "text.json": "not json\n",
             "th-type.json": #"{"default": {"thresholdPct": "x"}}"#,
@@ -69,17 +70,24 @@ struct BadInputCommandTests {
 
     /// Unreadable traces on every trace-reading command, with an output file requested where the
     /// command takes one.
+    /// `report` and `compare` read traces or JSON summaries: a missing file or one that is neither
+    /// gets the message that says so; a damaged trace the trace reader's.
+    static func traceOrSummaryMessage(_ file: String, _ message: String) -> String {
+        "hvtrace: error: " + (file == "not-a-trace.hvt"
+            ? "not-a-trace.hvt: neither an .hvt trace (starts with zstd's 28 b5 2f fd) nor a 'report --format json' summary (starts with '{'): byte 0 holds 54 68 69 73 20 69 73 20"
+            : file == "missing.hvt" ? "missing.hvt: cannot read (No such file or directory)" : message)
+    }
+
     static let traceCases: [Case] = headerErrors.flatMap { file, message in
         [
             Case(arguments: ["dump", file], stderr: "hvtrace: error: " + message),
-            Case(arguments: ["report", file, "-o", "out.txt"], stderr: "hvtrace: error: " + message, absent: ["out.txt"]),
-            Case(arguments: ["report", file, "--format", "json", "-o", "out.json"], stderr: "hvtrace: error: " + message, absent: ["out.json"]),
+            Case(arguments: ["report", file, "-o", "out.txt"], stderr: traceOrSummaryMessage(file, message), absent: ["out.txt"]),
+            Case(arguments: ["report", file, "--format", "json", "-o", "out.json"], stderr: traceOrSummaryMessage(file, message),
+                 absent: ["out.json"]),
+            Case(arguments: ["report", "good.hvt", file, "-o", "out.txt"], stderr: traceOrSummaryMessage(file, message), absent: ["out.txt"]),
             Case(arguments: ["flame", file, "-o", "out.txt"], stderr: "hvtrace: error: " + message, absent: ["out.txt"]),
             Case(arguments: ["flame", "good.hvt", "--diff", file, "-o", "out.txt"], stderr: "hvtrace: error: " + message, absent: ["out.txt"]),
-            Case(arguments: ["compare", file, "good.hvt", "-o", "out.txt"],
-                 stderr: "hvtrace: error: " + (file == "not-a-trace.hvt"
-                     ? "not-a-trace.hvt: neither an .hvt trace (starts with zstd's 28 b5 2f fd) nor a 'report --format json' summary (starts with '{'): byte 0 holds 54 68 69 73 20 69 73 20"
-                     : file == "missing.hvt" ? "missing.hvt: cannot read (No such file or directory)" : message),
+            Case(arguments: ["compare", file, "good.hvt", "-o", "out.txt"], stderr: traceOrSummaryMessage(file, message),
                  absent: ["out.txt"]),
         ]
     }
@@ -89,6 +97,16 @@ struct BadInputCommandTests {
 
     /// Baselines, thresholds, folded files, output paths and options.
     static let otherCases: [Case] = [
+        Case(arguments: ["report", "good.hvt", "future-schema.json", "-o", "out.txt"],
+             stderr: summaryPrefix + "future-schema.json: report schemaVersion 99 is newer than this hvtrace reads (1); update hvtrace",
+             absent: ["out.txt"]),
+        Case(arguments: ["report", "good.hvt", "fast-clock.json", "--format", "json", "-o", "out.json"],
+             stderr: summaryPrefix + "fast-clock.json: its clock runs at 1000000000 Hz but good.hvt's at 62500000 Hz; "
+                 + "histograms in ticks of different clocks do not add exactly: merge recordings of one clock",
+             absent: ["out.json"]),
+        Case(arguments: ["report", "good.json", "--by", "irq", "-o", "out.txt"],
+             stderr: summaryPrefix + "good.json: a summary grouped by 'reason', not by 'irq'; make it with 'report --by irq --format json' or drop --by",
+             absent: ["out.txt"]),
         Case(arguments: ["compare", "missing-fields.json", "good.hvt", "-o", "out.txt"],
              stderr: summaryPrefix + "missing-fields.json: \(notASummary) (missing field 'trace')", absent: ["out.txt"]),
         Case(arguments: ["compare", "good.hvt", "future-schema.json"],

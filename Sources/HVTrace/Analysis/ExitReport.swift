@@ -140,6 +140,9 @@ public struct ExitReport: Equatable, Sendable, Codable {
         public var lastTimestamp: UInt64
         public var durationTicks: UInt64
         public var durationNs: Double
+        /// The inputs a merged report adds up (their sources, or their names when they had none),
+        /// nil for the report of one trace. See `ReportMerger`.
+        public var mergedFrom: [String]? = nil
     }
 
     public struct Totals: Equatable, Sendable, Codable {
@@ -339,32 +342,101 @@ public struct ReportBuilder: ExitSink {
 
     func makeRow(_ accumulator: LatencyAccumulator, reason: String, group: String?, totalExits: UInt64,
                  totalTicks: UInt64) -> ReportRow {
+        ReportRow(reason: reason, group: group, tally: RowTally(accumulator), totalExits: totalExits,
+                  totalTicks: totalTicks, nanosecondsPerTick: nanosecondsPerTick)
+    }
+}
+
+/// The exact sums a report row is computed from: what an accumulator holds at the end of a trace,
+/// and what the rows of two reports add up to (`ReportMerger`). One function turns a tally into a
+/// row, so a merged report and a report of the concatenated input print the same numbers.
+struct RowTally: Equatable {
+    var count: UInt64 = 0
+    var sumTicks: UInt64 = 0
+    /// `.max` while empty.
+    var minTicks: UInt64 = .max
+    var maxTicks: UInt64 = 0
+    /// HdrHistogram buckets (value → count, values as the histogram reports them) and overflow.
+    var buckets: [UInt64: UInt64] = [:]
+    var overflowCount: UInt64 = 0
+    /// Slot 0: 0 ns; slot k ≥ 1: [2^(k−1), 2^k) ns (as `LatencyAccumulator.log2Counts`).
+    var log2Counts = [UInt64](repeating: 0, count: 65)
+
+    init() {}
+
+    init(_ accumulator: LatencyAccumulator) {
+        count = accumulator.count
+        sumTicks = accumulator.sumTicks
+        minTicks = accumulator.minTicks
+        maxTicks = accumulator.maxTicks
         let distribution = accumulator.distribution
-        let count = accumulator.count
-        let mean = count == 0 ? 0 : Double(accumulator.sumTicks) / Double(count)
+        for bucket in distribution.buckets { buckets[bucket.value, default: 0] &+= bucket.count }
+        overflowCount = distribution.overflowCount
+        log2Counts = accumulator.log2Counts
+    }
+
+    /// The tally a row was made from (min exact below 2^53 ticks, as the JSON holds it).
+    init(_ row: ReportRow) {
+        count = row.count
+        sumTicks = row.totalTicks
+        if row.count > 0 {
+            minTicks = row.ticks.min < 18_446_744_073_709_551_615.0 ? UInt64(row.ticks.min) : .max
+            maxTicks = row.histogram.max
+        }
+        for bucket in row.histogram.buckets { buckets[bucket.value, default: 0] &+= bucket.count }
+        overflowCount = row.histogram.overflowCount
+        for bucket in row.log2Histogram {
+            let slot = bucket.lowNs == 0 ? 0 : 64 - bucket.lowNs.leadingZeroBitCount
+            log2Counts[min(slot, 64)] &+= bucket.count
+        }
+    }
+
+    /// Adds another tally of the same clock: every figure is a sum, a min or a max.
+    mutating func add(_ other: RowTally) {
+        count &+= other.count
+        sumTicks &+= other.sumTicks
+        minTicks = Swift.min(minTicks, other.minTicks)
+        maxTicks = Swift.max(maxTicks, other.maxTicks)
+        for (value, bucketCount) in other.buckets { buckets[value, default: 0] &+= bucketCount }
+        overflowCount &+= other.overflowCount
+        for slot in log2Counts.indices { log2Counts[slot] &+= other.log2Counts[slot] }
+    }
+
+    var distribution: BucketedDistribution {
+        BucketedDistribution(buckets: buckets.sorted { $0.key < $1.key }.map { .init(value: $0.key, count: $0.value) },
+                             overflowCount: overflowCount, max: count == 0 ? 0 : maxTicks)
+    }
+}
+
+extension ReportRow {
+    /// The row of `tally`: percentiles from its buckets, shares of the report's totals.
+    init(reason: String, group: String?, tally: RowTally, totalExits: UInt64, totalTicks: UInt64, nanosecondsPerTick: Double) {
+        let distribution = tally.distribution
+        let count = tally.count
+        let mean = count == 0 ? 0 : Double(tally.sumTicks) / Double(count)
         let ticks = LatencySummary(
-            min: Double(count == 0 ? 0 : accumulator.minTicks),
+            min: Double(count == 0 ? 0 : tally.minTicks),
             p50: Double(distribution.value(at: .p50)), p90: Double(distribution.value(at: .p90)),
             p99: Double(distribution.value(at: .p99)), p999: Double(distribution.value(at: .p999)),
-            max: Double(accumulator.maxTicks), mean: mean)
+            max: Double(tally.maxTicks), mean: mean)
         let scale = nanosecondsPerTick
         let nanoseconds = LatencySummary(min: ticks.min * scale, p50: ticks.p50 * scale, p90: ticks.p90 * scale,
                                          p99: ticks.p99 * scale, p999: ticks.p999 * scale, max: ticks.max * scale,
                                          mean: mean * scale)
         var log2: [Log2Bucket] = []
-        if let first = accumulator.log2Counts.firstIndex(where: { $0 > 0 }),
-           let last = accumulator.log2Counts.lastIndex(where: { $0 > 0 }) {
+        if let first = tally.log2Counts.firstIndex(where: { $0 > 0 }),
+           let last = tally.log2Counts.lastIndex(where: { $0 > 0 }) {
             for slot in first...last {
                 let low: UInt64 = slot == 0 ? 0 : 1 << UInt64(slot - 1)
                 let high: UInt64 = slot == 0 ? 1 : (slot == 64 ? .max : 1 << UInt64(slot))
-                log2.append(Log2Bucket(lowNs: low, highNs: high, count: accumulator.log2Counts[slot]))
+                log2.append(Log2Bucket(lowNs: low, highNs: high, count: tally.log2Counts[slot]))
             }
         }
-        return ReportRow(reason: reason, group: group, count: count,
-                         shareOfExits: totalExits == 0 ? 0 : Double(count) / Double(totalExits),
-                         shareOfTime: totalTicks == 0 ? 0 : Double(accumulator.sumTicks) / Double(totalTicks),
-                         totalTicks: accumulator.sumTicks, ticks: ticks, nanoseconds: nanoseconds,
-                         log2Histogram: log2, histogram: distribution)
+        self.init(reason: reason, group: group, count: count,
+                  shareOfExits: totalExits == 0 ? 0 : Double(count) / Double(totalExits),
+                  shareOfTime: totalTicks == 0 ? 0 : Double(tally.sumTicks) / Double(totalTicks),
+                  totalTicks: tally.sumTicks, ticks: ticks, nanoseconds: nanoseconds,
+                  log2Histogram: log2, histogram: distribution)
     }
 }
 

@@ -280,6 +280,8 @@ public enum AnalysisInputError: Error, Equatable, CustomStringConvertible {
     case unwritable(file: String, reason: String)
     /// A file given where a trace or a JSON summary was expected is neither.
     case neitherTraceNorSummary(file: String, firstBytes: [UInt8])
+    /// A summary made with another `--by` than the one asked for.
+    case groupingDiffers(file: String, has: String, asked: String)
 
     public var description: String {
         switch self {
@@ -298,6 +300,8 @@ public enum AnalysisInputError: Error, Equatable, CustomStringConvertible {
         case let .neitherTraceNorSummary(file, firstBytes):
             let hex = firstBytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: " ")
             return "\(file): neither an .hvt trace (starts with zstd's 28 b5 2f fd) nor a 'report --format json' summary (starts with '{'): byte 0 holds \(hex)"
+        case let .groupingDiffers(file, has, asked):
+            return "\(file): a summary grouped by '\(has)', not by '\(asked)'; make it with 'report --by \(asked) --format json' or drop --by"
         }
     }
 }

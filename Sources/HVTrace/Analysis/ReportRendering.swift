@@ -194,6 +194,7 @@ extension ExitReport: RenderableOutput {
         text += "hvtrace report"
         if let source = trace.source { text += ": \(source)" }
         text += "\n"
+        if let inputs = trace.mergedFrom { text += "merged from \(inputs.count) inputs: " + inputs.joined(separator: ", ") + "\n" }
         text += "duration \(Format.duration(nanoseconds: trace.durationNs)) (\(trace.durationTicks) ticks at "
             + "\(trace.clockFrequencyHz) Hz), \(trace.cpuCount) CPUs, \(trace.events) events\n"
         text += "exits \(totals.exits) (\(Format.decimal(totals.exitsPerSecond)) /s), hypervisor time "
@@ -221,6 +222,9 @@ extension ExitReport: RenderableOutput {
         var text = "# hvtrace exit report\n\n"
         if let lossBanner { text += "**\(lossBanner)**\n\n" }
         if let source = trace.source { text += "Trace: `\(source)`\n\n" }
+        if let inputs = trace.mergedFrom {
+            text += "Merged from \(inputs.count) inputs: " + inputs.map { "`\($0)`" }.joined(separator: ", ") + "\n\n"
+        }
         text += "| | |\n| --- | ---: |\n"
         text += "| duration | \(Format.duration(nanoseconds: trace.durationNs)) (\(trace.durationTicks) ticks) |\n"
         text += "| clock | \(trace.clockFrequencyHz) Hz |\n"

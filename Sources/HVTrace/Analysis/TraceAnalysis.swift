@@ -103,7 +103,10 @@ public enum TraceAnalysis {
 
     /// A report from a trace or from a `report --format json` summary (told apart by the first
     /// non-blank byte: `{` is JSON, anything else must be a zstd-compressed .hvt trace).
-    public static func reportOrSummary(path: String, warn: (String) -> Void = { _ in }) throws -> ExitReport {
+    /// With `grouping` other than `.reason`, a trace is split by it and a summary must have been
+    /// made with the same `--by`.
+    public static func reportOrSummary(path: String, grouping: ReportGrouping = .reason,
+                                       warn: (String) -> Void = { _ in }) throws -> ExitReport {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw AnalysisInputError.unreadable(file: path, reason: PosixErrors.lastMessage(opening: path))
         }
@@ -111,7 +114,7 @@ public enum TraceAnalysis {
         try? handle.close()
         let firstNonBlank = head.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
         guard firstNonBlank == UInt8(ascii: "{") else {
-            do { return try report(path: path, warn: warn) } catch let error as TraceFileError {
+            do { return try report(path: path, grouping: grouping, warn: warn) } catch let error as TraceFileError {
                 if case .notZstd = error.reason {
                     throw AnalysisInputError.neitherTraceNorSummary(file: path, firstBytes: Array(head.prefix(8)))
                 }
@@ -138,7 +141,21 @@ public enum TraceAnalysis {
             throw AnalysisInputError.notAReport(file: path, reason: JSONInputProblem.describe(error, data: data))
         }
         if let problem = summary.inconsistency { throw AnalysisInputError.notAReport(file: path, reason: problem) }
+        if grouping != .reason && summary.grouping != grouping {
+            throw AnalysisInputError.groupingDiffers(file: path, has: summary.grouping?.rawValue ?? "reason", asked: grouping.rawValue)
+        }
         return summary
+    }
+
+    /// One report of several traces and/or JSON summaries, merged exactly (`ReportMerger`, time
+    /// spans of separate recordings); one input gives its own report unchanged. Inputs are read
+    /// one at a time, so memory does not grow with their number.
+    public static func mergedReport(paths: [String], grouping: ReportGrouping = .reason,
+                                    warn: (String) -> Void = { _ in }) throws -> ExitReport {
+        if paths.count == 1 { return try reportOrSummary(path: paths[0], grouping: grouping, warn: warn) }
+        var merger = ReportMerger()
+        for path in paths { try merger.add(try reportOrSummary(path: path, grouping: grouping, warn: warn), name: path) }
+        return try merger.result()
     }
 
     /// Writes `text` to `path` through a temporary file beside it and a rename: on any error

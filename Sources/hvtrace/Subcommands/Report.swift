@@ -11,10 +11,16 @@ struct Report: ParsableCommand {
             ticks, and a log2 histogram. Lost events, unmatched exits and decode errors are listed \
             first. The JSON format (schema in Sources/HVTrace/Analysis/REPORT-SCHEMA.md) is what \
             'hvtrace compare' reads as a baseline.
+
+            Several inputs (traces and/or JSON summaries, mixed) are merged exactly: counts, \
+            histograms and counters add, percentiles come from the summed histograms, the duration \
+            is the sum of the recordings' durations. So a fleet's recordings reduce in any \
+            map-reduce: 'report --format json' per trace (map), then 'report a.json b.json … \
+            --format json' (reduce, as often as needed). All inputs need the same clock and --by.
             """)
 
-    @Argument(help: "A .hvt trace (default: the newest *.hvt in traces/).")
-    var file: String?
+    @Argument(help: "Traces (.hvt) or 'report --format json' summaries (default: the newest *.hvt in traces/).")
+    var files: [String] = []
 
     @Option(help: "Also split each reason by: \(ReportGrouping.allCases.map(\.rawValue).joined(separator: ", ")).")
     var by: ReportGrouping = .reason
@@ -22,8 +28,8 @@ struct Report: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let path = try file ?? TraceAnalysis.newestTrace()
-        let report = try TraceAnalysis.report(path: path, grouping: by, warn: printWarning)
+        let paths = files.isEmpty ? [try TraceAnalysis.newestTrace()] : files
+        let report = try TraceAnalysis.mergedReport(paths: paths, grouping: by, warn: printWarning)
         try output.emit(try report.rendered(as: output.format))
     }
 }
