@@ -100,7 +100,7 @@ public struct PairingDiagnostics: Equatable, Sendable, Codable {
     public var entriesOpenAtEnd: UInt64 = 0
     /// A return with no open entry on its CPU: the entry was lost (or the trace began mid-exit).
     public var returnsWithoutEntry: UInt64 = 0
-    /// Sum of the counts in `lostEvents` records: events the producer dropped.
+    /// Sum of the counts in `lostEvents` records: events the producer dropped (saturating).
     public var lostEvents: UInt64 = 0
     /// Handler events (hypercall, mmio, …) seen while no exit was open on their CPU.
     public var eventsOutsideExits: UInt64 = 0
@@ -227,7 +227,7 @@ public struct ExitPairer<Sink: ExitSink> {
             counters.pairedExits &+= 1
             sink.exitCompleted(run.state.exit, returnTimestamp: timestamp)
         case let .lostEvents(count):
-            counters.lostEvents &+= count
+            counters.lostEvents.addSaturating(count)
             cutOpenExit(&run)
         case let .hypercall(_, _, functionID):
             guard isOpen(run) else { return }

@@ -309,7 +309,7 @@ public struct ReportBuilder: ExitSink {
     public func makeReport(pairing: PairingDiagnostics, firstTimestamp: UInt64, lastTimestamp: UInt64,
                            cpuCount: Int, source: String?, extraDiagnostics: [DiagnosticEntry] = []) -> ExitReport {
         let totalExits = reasonAccumulators.reduce(UInt64(0)) { $0 + $1.count }
-        let totalTicks = reasonAccumulators.reduce(UInt64(0)) { $0 &+ $1.sumTicks }
+        let totalTicks = reasonAccumulators.map(\.sumTicks).saturatingSum()
         let hasEvents = firstTimestamp <= lastTimestamp
         let duration = hasEvents ? lastTimestamp - firstTimestamp : 0
         let durationNs = Double(duration) * nanosecondsPerTick
@@ -330,7 +330,16 @@ public struct ReportBuilder: ExitSink {
                           exitsPerSecond: durationNs > 0 ? Double(totalExits) / (durationNs / 1e9) : 0),
             reasons: reasons, grouping: grouping == .reason ? nil : grouping, groups: groups, pairing: pairing,
             diagnostics: extraDiagnostics + pairing.entries.filter { entry in !extraDiagnostics.contains { $0.name == entry.name } }
-                + groupingDiagnostics)
+                + groupingDiagnostics + saturationDiagnostics(totalTicks: totalTicks))
+    }
+
+    /// When latency totals reached 2^64 − 1 ticks (only exits of impossible length get there: a
+    /// corrupt timestamp), an error entry: totals and means are then lower bounds.
+    func saturationDiagnostics(totalTicks: UInt64) -> [DiagnosticEntry] {
+        let saturated = (reasonAccumulators + groupAccumulators).filter(\.sumSaturated).count
+        guard saturated > 0 || totalTicks == .max else { return [] }
+        return [DiagnosticEntry(name: "totals_saturated", severity: .error, value: UInt64(max(1, saturated)),
+                                description: "latency totals that reached 2^64-1 ticks and stopped (exits of impossible length: a corrupt timestamp); totals and means are lower bounds")]
     }
 
     /// With `--by`: how many exits went to `(other)` rows (info: nothing is lost, only less split).

@@ -52,10 +52,10 @@ public struct FlameGraph: Equatable, Sendable {
     public mutating func add(stack frames: [String], ticks: UInt64) {
         var node: Int32 = 0
         for frame in frames { node = child(of: node, label: label(frame)) }
-        selfTicks[Int(node)] &+= ticks
+        selfTicks[Int(node)].addSaturating(ticks)
     }
 
-    mutating func addSelf(node: Int32, ticks: UInt64) { selfTicks[Int(node)] &+= ticks }
+    mutating func addSelf(node: Int32, ticks: UInt64) { selfTicks[Int(node)].addSaturating(ticks) }
 
     /// The frames from the root to `node`.
     public func frames(of node: Int32) -> [String] {
@@ -68,14 +68,18 @@ public struct FlameGraph: Equatable, Sendable {
         return frames.reversed()
     }
 
-    /// Sum of every node's self time.
-    public var totalTicks: UInt64 { selfTicks.reduce(0, &+) }
+    /// Sum of every node's self time (saturating: see `isSaturated`).
+    public var totalTicks: UInt64 { selfTicks.saturatingSum() }
+
+    /// Some total reached 2^64 − 1 ticks and stopped there (exits of impossible length: a corrupt
+    /// timestamp). Totals and shares are then lower bounds.
+    public var isSaturated: Bool { totalTicksPerNode().first == .max }
 
     /// Every stack with self time, as `frames → ticks`.
     public var stacks: [String: UInt64] {
         var result: [String: UInt64] = [:]
         for node in selfTicks.indices where node > 0 && selfTicks[node] > 0 {
-            result[frames(of: Int32(node)).joined(separator: ";"), default: 0] &+= selfTicks[node]
+            result[frames(of: Int32(node)).joined(separator: ";"), default: 0].addSaturating(selfTicks[node])
         }
         return result
     }
@@ -168,7 +172,7 @@ public struct FlameBuilder: ExitSink {
         guard ticks > 0, let top = cpus[cpu].frames.last else { return }
         let node = top.detailNode >= 0 ? top.detailNode : top.node
         if let last = cpus[cpu].pending.last, last.node == node {
-            cpus[cpu].pending[cpus[cpu].pending.count - 1].ticks += ticks
+            cpus[cpu].pending[cpus[cpu].pending.count - 1].ticks.addSaturating(ticks)
         } else {
             cpus[cpu].pending.append((node, ticks))
         }
@@ -254,7 +258,7 @@ public struct FlameBuilder: ExitSink {
         cpus[cpu].pending.removeAll(keepingCapacity: true)
         cpus[cpu].frames.removeAll(keepingCapacity: true)
         cpus[cpu].spansBeyondDepth = 0
-        pairedTicks &+= exit.latency
+        pairedTicks.addSaturating(exit.latency)
     }
 
     public mutating func exitAbandoned(cpu: Int) {

@@ -5,9 +5,10 @@ import Foundation
 
 extension FlameGraph {
     /// Self plus descendants' time of every node (children always have larger ids than parents).
+    /// Saturating, so a node's total is never below a child's.
     func totalTicksPerNode() -> [UInt64] {
         var totals = selfTicks
-        for node in stride(from: totals.count - 1, to: 0, by: -1) { totals[Int(nodeParent[node])] &+= totals[node] }
+        for node in stride(from: totals.count - 1, to: 0, by: -1) { totals[Int(nodeParent[node])].addSaturating(totals[node]) }
         return totals
     }
 
@@ -24,7 +25,8 @@ extension FlameGraph {
         func visit(_ node: Int, depth: Int) {
             let total = percent(totals[node])
             guard total >= minPercent else { return }
-            let filled = Int((total / 100 * Double(barWidth)).rounded())
+            // Totals saturate, so a share never exceeds 100 %; clamp anyway: a bar is never wider than its column.
+            let filled = min(barWidth, max(0, Int((min(total, 100) / 100 * Double(barWidth)).rounded())))
             let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: barWidth - filled)
             text += String(format: "%6.1f%%  %6.1f%%  ", total, percent(selfTicks[node])) + bar + "  "
                 + String(repeating: "  ", count: depth) + labels[Int(nodeLabel[node])] + "\n"
@@ -50,7 +52,10 @@ public struct FlameDelta: Equatable, Sendable {
     public var baseShare: Double
     public var candidateShare: Double
 
-    public var deltaTicks: Int64 { Int64(bitPattern: candidateTicks &- baseTicks) }
+    /// candidate − base, clamped to Int64 (totals of corrupt traces can be near 2^64).
+    public var deltaTicks: Int64 {
+        candidateTicks >= baseTicks ? Int64(clamping: candidateTicks - baseTicks) : -Int64(clamping: baseTicks - candidateTicks)
+    }
     /// Relative change of the ticks, nil for a stack absent from the base.
     public var deltaPercent: Double? { baseTicks == 0 ? nil : Double(deltaTicks) * 100 / Double(baseTicks) }
 }

@@ -72,7 +72,10 @@ public struct BucketedDistribution: Equatable, Sendable, Codable {
 public struct LatencyAccumulator {
     public private(set) var histogram: Histogram<UInt64>
     public private(set) var count: UInt64 = 0
+    /// Sum of the latencies, saturating at `UInt64.max` (see `sumSaturated`).
     public private(set) var sumTicks: UInt64 = 0
+    /// The latencies add up to more than 64 bits (impossible exits: a corrupt timestamp).
+    public private(set) var sumSaturated = false
     public private(set) var minTicks: UInt64 = .max
     public private(set) var maxTicks: UInt64 = 0
     /// Latencies above the histogram's `highestTrackableValue`: counted here, ranked at the top.
@@ -94,7 +97,7 @@ public struct LatencyAccumulator {
     @inline(__always)
     public mutating func record(_ ticks: UInt64) {
         count &+= 1
-        sumTicks &+= ticks
+        if _slowPath(sumTicks.addSaturating(ticks)) { sumSaturated = true }
         if ticks < minTicks { minTicks = ticks }
         if ticks > maxTicks { maxTicks = ticks }
         if _slowPath(!histogram.record(ticks)) { overflowCount &+= 1 }

@@ -175,14 +175,14 @@ extension ExitReport: RenderableOutput {
         guard !problems.isEmpty else { return nil }
         func value(_ name: String) -> UInt64 { diagnostics.first { $0.name == name }?.value ?? 0 }
         var parts: [String] = []
-        let events = value("lost_events") &+ value("lost_events_at_end")
+        let events = value("lost_events").saturatingAdd(value("lost_events_at_end"))
         if events > 0 { parts.append("\(events) events LOST") }
-        let pages = value("lost_pages") &+ value("overwritten_pages")
+        let pages = value("lost_pages").saturatingAdd(value("overwritten_pages"))
         if pages > 0 { parts.append("\(pages) pages LOST") }
-        let unmatched = pairing.entriesFollowedByEntry &+ pairing.entriesCutByLostData &+ pairing.returnsWithoutEntry
+        let unmatched = [pairing.entriesFollowedByEntry, pairing.entriesCutByLostData, pairing.returnsWithoutEntry].saturatingSum()
         if unmatched > 0 { parts.append("\(unmatched) exits UNMATCHED") }
         if value("truncated_file") > 0 { parts.append("file TRUNCATED") }
-        let errors = problems.filter { $0.severity == .error }.reduce(UInt64(0)) { $0 &+ $1.value }
+        let errors = problems.filter { $0.severity == .error }.map(\.value).saturatingSum()
         if errors > 0 { parts.append("\(errors) decode ERRORS") }
         if parts.isEmpty { parts.append(problems.map(\.name).joined(separator: ", ")) }
         return "!!! INCOMPLETE TRACE: " + parts.joined(separator: ", ") + " (see data quality below) !!!"

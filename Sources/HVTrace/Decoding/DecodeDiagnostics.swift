@@ -36,6 +36,7 @@ public enum DiagnosticKind: Int, CaseIterable, Sendable {
     case readError
     case truncatedFile
     case mergeReadAheadLimit
+    case counterSaturated
 
     /// The counter's stable name (printed, and matched by tests and scripts).
     public var name: String {
@@ -62,6 +63,7 @@ public enum DiagnosticKind: Int, CaseIterable, Sendable {
         case .readError: return "read_error"
         case .truncatedFile: return "truncated_file"
         case .mergeReadAheadLimit: return "merge_read_ahead_limit"
+        case .counterSaturated: return "counter_saturated"
         }
     }
 
@@ -97,6 +99,7 @@ public enum DiagnosticKind: Int, CaseIterable, Sendable {
         case .readError: return "read errors; the rest of the file is unreadable"
         case .truncatedFile: return "the file ends before its end chunk; every complete page before the cut was decoded"
         case .mergeReadAheadLimit: return "the time-ordered merge read too far ahead without a watermark; some events may be out of order across CPUs"
+        case .counterSaturated: return "counters that reached 2^64-1 and stopped there instead of wrapping (the trace claims impossibly many events or pages)"
         }
     }
 }
@@ -118,11 +121,18 @@ public struct DecodeDiagnostics: Equatable, Sendable {
     public subscript(kind: DiagnosticKind) -> UInt64 { counts[kind.rawValue] }
 
     /// Adds `amount` to `kind`, keeping `detail` if fewer than `detailsPerKind` are kept already.
+    /// Counters saturate at `UInt64.max` (a damaged trace can claim any count; wrapping would turn
+    /// two huge claims into a small believable number); the first time one does, `counter_saturated`
+    /// counts it and names it.
     public mutating func count(_ kind: DiagnosticKind, _ amount: UInt64 = 1, detail: @autoclosure () -> String? = nil) {
         guard amount > 0 else { return }
-        counts[kind.rawValue] &+= amount
+        let before = counts[kind.rawValue]
+        counts[kind.rawValue].addSaturating(amount)
         if details[kind.rawValue].count < Self.detailsPerKind, let text = detail() {
             details[kind.rawValue].append(text)
+        }
+        if counts[kind.rawValue] == .max && before != .max && kind != .counterSaturated {
+            count(.counterSaturated, detail: "\(kind.name) reached 2^64-1")
         }
     }
 

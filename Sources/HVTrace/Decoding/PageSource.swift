@@ -131,7 +131,7 @@ public final class PageSource {
             delivered &+= 1
             if case let .lostEvents(count) = event {
                 lostEventRecords += 1
-                lostEvents &+= count
+                lostEvents.addSaturating(count)
             }
             inner.visit(event, timestamp: timestamp)
         }
@@ -169,7 +169,7 @@ public final class PageSource {
     }
 
     @usableFromInline func noteLostEvents(_ count: UInt64, page: TracePage) {
-        lostEventsRecorded[Int(page.cpu)] &+= count
+        lostEventsRecorded[Int(page.cpu)].addSaturating(count)
         reader.diagnostics.count(.lostEvents, count, detail: "cpu \(page.cpu): \(count) before sequence \(page.sequence)")
     }
 
@@ -216,6 +216,11 @@ public final class PageSource {
         }
         guard header.cpu == cpu, header.sequence == sequence || header.sequence == PageHeader.openMarker, Int(cpu) < cpuCount else {
             reader.diagnostics.count(.pageIdentityMismatch, detail: "\(place): chunk says cpu \(cpu) sequence \(sequence), page header says cpu \(header.cpu) sequence \(header.sequence)")
+            return nil
+        }
+        // The open-page marker is never a ring sequence (a ring would need 2^64 - 1 pages first).
+        guard sequence != PageHeader.openMarker else {
+            reader.diagnostics.count(.pageIdentityMismatch, detail: "\(place): chunk sequence \(sequence) is the open-page marker, not a ring sequence")
             return nil
         }
         guard bytes.count == PageHeaderLayout.size + Int(header.usedBytes) else {

@@ -50,6 +50,9 @@ struct Flame: ParsableCommand {
                 text += "warning: \(builder.diagnostics.mismatchedSpanLeaves) mismatched span leaves, "
                     + "\(builder.diagnostics.spansOpenAtReturn) spans open at return\n"
             }
+            if builder.graph.isSaturated {
+                text += "warning: tick totals reached 2^64-1 and stopped there (exits of impossible length: a corrupt timestamp); shares are lower bounds\n"
+            }
             if builder.diagnostics.spansTooDeep > 0 {
                 text += "warning: \(builder.diagnostics.spansTooDeep) spans nested deeper than \(FlameBuilder.maximumSpanDepth) levels "
                     + "were folded into their parent\n"
