@@ -46,6 +46,9 @@ let package = Package(
         .testTarget(name: "HypervisorModelTests", dependencies: ["HypervisorModel", "TraceFormat"]),
         // The .hvt container, decoder, diagnostics, synthetic traces and dump against fixtures.
         .testTarget(name: "HVTraceTests", dependencies: ["HVTrace", "CZstd", "hvtrace"]),
+        // Exports, HTML/SVG views and the live view, checked with real readers (DuckDB, hdrhistogram,
+        // jsonschema, headless chromium, tmux: scripts/setup-test-readers.sh installs them).
+        .testTarget(name: "ViewTests", dependencies: ["HVTrace", "hvtrace"], exclude: ["Readers"]),
         // Live recording: ring consumer, drain loop, RAM file, QEMU session (stand-in QEMU), snapshot.
         .testTarget(name: "RecordingTests", dependencies: ["HVTrace", "TraceFormat"]),
     ]

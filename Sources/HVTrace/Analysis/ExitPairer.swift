@@ -75,6 +75,10 @@ public protocol ExitSink {
     mutating func exitCompleted(_ exit: PairedExit, returnTimestamp: UInt64)
     /// The open exit on `cpu` will never pair (lost data); forget what was collected for it.
     mutating func exitAbandoned(cpu: Int)
+    /// A guest marker on `cpu`; `vcpu` is the vCPU of the CPU's open (or last) exit.
+    mutating func markerSeen(cpu: Int, vcpu: UInt16, id: UInt32, value: UInt64, timestamp: UInt64)
+    /// A `lostEvents` record: the producer of `cpu` dropped `count` events before `timestamp`.
+    mutating func eventsLost(cpu: Int, count: UInt64, timestamp: UInt64)
 }
 
 extension ExitSink {
@@ -84,6 +88,8 @@ extension ExitSink {
     @inline(__always) public mutating func phaseLeft(cpu: Int, phase: UInt8, timestamp: UInt64) {}
     @inline(__always) public mutating func detailSeen(cpu: Int, kind: ExitDetailKind, value: UInt32) {}
     @inline(__always) public mutating func exitAbandoned(cpu: Int) {}
+    @inline(__always) public mutating func markerSeen(cpu: Int, vcpu: UInt16, id: UInt32, value: UInt64, timestamp: UInt64) {}
+    @inline(__always) public mutating func eventsLost(cpu: Int, count: UInt64, timestamp: UInt64) {}
 }
 
 /// Counts of everything that did not pair, and why. Nothing is dropped without being counted here.
@@ -229,6 +235,7 @@ public struct ExitPairer<Sink: ExitSink> {
         case let .lostEvents(count):
             counters.lostEvents.addSaturating(count)
             cutOpenExit(&run)
+            sink.eventsLost(cpu: cpu, count: count, timestamp: timestamp)
         case let .hypercall(_, _, functionID):
             guard isOpen(run) else { return }
             if !run.state.exit.details.has(ExitDetails.hypercall) {
@@ -274,7 +281,10 @@ public struct ExitPairer<Sink: ExitSink> {
         case let .spanLeave(phase):
             guard isOpen(run) else { return }
             sink.phaseLeft(cpu: cpu, phase: phase, timestamp: timestamp)
-        case .hypercallResult, .virtualIRQ, .guestMarker:
+        case let .guestMarker(id, value):
+            _ = isOpen(run)
+            sink.markerSeen(cpu: cpu, vcpu: run.state.exit.vcpu, id: id, value: value, timestamp: timestamp)
+        case .hypercallResult, .virtualIRQ:
             _ = isOpen(run)
         }
     }

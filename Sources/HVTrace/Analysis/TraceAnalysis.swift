@@ -161,32 +161,9 @@ public enum TraceAnalysis {
     /// Writes `text` to `path` through a temporary file beside it and a rename: on any error
     /// nothing is left at `path` or at the temporary name.
     public static func write(_ text: String, to path: String) throws {
-        let temporary = path + ".partial-\(getpid())"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw AnalysisInputError.unwritable(file: path, reason: String(cString: strerror(errno)))
-        }
-        var failure: String?
-        var bytes = Array(text.utf8)
-        bytes.withUnsafeMutableBytes { raw in
-            var written = 0
-            while written < raw.count {
-                let result = Glibc.write(descriptor, raw.baseAddress! + written, raw.count - written)
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    failure = String(cString: strerror(errno))
-                    return
-                }
-                written += result
-            }
-        }
-        if failure == nil && fsync(descriptor) != 0 { failure = String(cString: strerror(errno)) }
-        if close(descriptor) != 0 && failure == nil { failure = String(cString: strerror(errno)) }
-        if failure == nil && rename(temporary, path) != 0 { failure = String(cString: strerror(errno)) }
-        if let failure {
-            unlink(temporary)
-            throw AnalysisInputError.unwritable(file: path, reason: failure)
-        }
+        let file = try AtomicOutputFile(path: path)
+        file.write(text)
+        try file.commit()
     }
 
     /// One warning line per problem that ended the decoding early (truncation, unreadable data),
