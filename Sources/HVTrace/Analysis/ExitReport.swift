@@ -402,8 +402,8 @@ struct RowTally: Equatable {
 
     /// Adds another tally of the same clock: every figure is a sum, a min or a max.
     mutating func add(_ other: RowTally) {
-        count &+= other.count
-        sumTicks &+= other.sumTicks
+        count.addSaturating(other.count)
+        sumTicks.addSaturating(other.sumTicks)
         minTicks = Swift.min(minTicks, other.minTicks)
         maxTicks = Swift.max(maxTicks, other.maxTicks)
         for (value, bucketCount) in other.buckets { buckets[value, default: 0] &+= bucketCount }

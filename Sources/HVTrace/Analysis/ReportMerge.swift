@@ -89,14 +89,14 @@ public struct ReportMerger {
             firstTimestamp = min(firstTimestamp, report.trace.firstTimestamp)
             lastTimestamp = max(lastTimestamp, report.trace.lastTimestamp)
         }
-        durationTicks &+= report.trace.durationTicks
+        durationTicks.addSaturating(report.trace.durationTicks)
         pairing.add(report.pairing)
         for entry in report.diagnostics {
             if diagnostics[entry.name] == nil {
                 diagnosticOrder.append(entry.name)
                 diagnostics[entry.name] = entry
             } else {
-                diagnostics[entry.name]!.value &+= entry.value
+                diagnostics[entry.name]!.value.addSaturating(entry.value)
             }
         }
         encodings.append(report.encoding)
@@ -108,7 +108,7 @@ public struct ReportMerger {
         let clock = max(1, model.trace.clockFrequencyHz)
         let nanosecondsPerTick = 1e9 / Double(clock)
         let totalExits = reasons.values.reduce(UInt64(0)) { $0 &+ $1.count }
-        let totalTicks = reasons.values.reduce(UInt64(0)) { $0 &+ $1.sumTicks }
+        let totalTicks = reasons.values.map(\.sumTicks).saturatingSum()
         func row(_ tally: RowTally, reason: String, group: String?) -> ReportRow {
             ReportRow(reason: reason, group: group, tally: tally, totalExits: totalExits, totalTicks: totalTicks,
                       nanosecondsPerTick: nanosecondsPerTick)
@@ -160,7 +160,7 @@ extension PairingDiagnostics {
         entriesCutByLostData &+= other.entriesCutByLostData
         entriesOpenAtEnd &+= other.entriesOpenAtEnd
         returnsWithoutEntry &+= other.returnsWithoutEntry
-        lostEvents &+= other.lostEvents
+        lostEvents.addSaturating(other.lostEvents)
         eventsOutsideExits &+= other.eventsOutsideExits
         nonMonotonicTimestamps &+= other.nonMonotonicTimestamps
     }

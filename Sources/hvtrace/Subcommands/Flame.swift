@@ -11,7 +11,8 @@ struct Flame: ParsableCommand {
             frame's self time is the time not covered by its children, and the stacks add up exactly \
             to the total paired hypervisor time. --folded writes Brendan Gregg's folded format \
             (flamegraph.pl, inferno, speedscope); with --diff it writes 'stack base candidate' lines \
-            for difffolded-style tools.
+            for difffolded-style tools. --svg draws a static flame graph (flamegraph.pl style, \
+            tooltips on hover); with --diff a differential one (candidate widths, red grew, blue shrank).
             """)
 
     @Argument(help: "A .hvt trace.")
@@ -19,6 +20,9 @@ struct Flame: ParsableCommand {
 
     @Flag(help: "Write folded stacks ('a;b;c ticks') instead of the tree.")
     var folded = false
+
+    @Flag(help: "Write a static SVG flame graph instead of the tree (with --diff: a differential one).")
+    var svg = false
 
     @Option(help: ArgumentHelp("Show what grew or shrank against BASE (a .hvt trace or a folded file).", valueName: "BASE"))
     var diff: String?
@@ -30,13 +34,29 @@ struct Flame: ParsableCommand {
     var output: String?
 
     func validate() throws {
+        if svg && folded { throw ValidationError("--svg and --folded are two outputs: choose one") }
         guard minPct >= 0 && minPct <= 100 else { throw ValidationError("--min-pct must be between 0 and 100") }
     }
 
     func run() throws {
         let (builder, pairing, diagnostics) = try TraceAnalysis.flameGraph(path: file, warn: printWarning)
         var text: String
-        if let diff {
+        if svg {
+            let clock = (try? PageSource(path: file))?.header.region.clockFrequency ?? 0
+            var renderer = FlameSVG(title: "hvtrace flame: \((file as NSString).lastPathComponent)",
+                                    subtitle: "\(pairing.pairedExits) exits, \(FlameSVG.describe(builder.graph.totalTicks, clock: clock)) in the hypervisor",
+                                    clockFrequency: clock)
+            renderer.minimumFrameWidth = max(0.1, minPct / 100 * renderer.width)
+            var tree = builder.graph.tree()
+            if let diff {
+                let base = try Flame.loadGraph(diff)
+                tree = FlameNode.differential(base: base.tree(), candidate: tree)
+                renderer.title = "hvtrace flame diff: \((diff as NSString).lastPathComponent) → \((file as NSString).lastPathComponent)"
+                renderer.subtitle = "base \(FlameSVG.describe(base.totalTicks, clock: clock)), candidate "
+                    + "\(FlameSVG.describe(builder.graph.totalTicks, clock: clock)) in the hypervisor"
+            }
+            text = renderer.render(tree)
+        } else if let diff {
             let base = try Flame.loadGraph(diff)
             let delta = FlameDiff(base: base, candidate: builder.graph)
             text = folded ? delta.folded() : delta.text(minPercent: minPct)
