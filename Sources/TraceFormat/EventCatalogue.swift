@@ -157,6 +157,9 @@ public enum MMIODevice: UInt8, CaseIterable, Sendable {
     case probeDevice = 3
     /// The PL031 real-time clock.
     case pl031 = 4
+    /// A virtio-blk disk behind a virtio-mmio transport (offsets: `VirtioMMIORegister`, and the
+    /// configuration space from 0x100, `VirtioBlockConfigField`).
+    case virtioBlock = 5
 
     public var name: StaticString {
         switch self {
@@ -165,6 +168,7 @@ public enum MMIODevice: UInt8, CaseIterable, Sendable {
         case .pl011: return "pl011"
         case .probeDevice: return "probe_dev"
         case .pl031: return "pl031"
+        case .virtioBlock: return "virtio-blk"
         }
     }
 }

@@ -13,6 +13,8 @@ public struct ExitDetails: Equatable, Sendable {
     public var functionID: UInt32 = 0
     /// `MMIODevice` raw value of the first `mmioAccess` event.
     public var device: UInt8 = 0
+    /// Offset inside the device of that first `mmioAccess` event.
+    public var deviceOffset: UInt32 = 0
     /// `Stage2Outcome` raw value of the first `stage2Fault` event.
     public var stage2Outcome: UInt8 = 0
     /// INTID of the first `physicalIRQ` event.
@@ -57,6 +59,11 @@ public struct PairedExit: Equatable, Sendable {
 /// The kinds of handler detail a flame stack can end in.
 public enum ExitDetailKind: Sendable {
     case hypercall, device, interrupt, sysreg
+
+    /// A `.device` detail's value: the `MMIODevice` raw value in bits 7:0, the offset inside the
+    /// device in bits 31:8 (its low 24 bits: every device window is far smaller).
+    @inlinable @inline(__always)
+    public static func deviceValue(device: UInt8, offset: UInt32) -> UInt32 { UInt32(device) | offset << 8 }
 }
 
 /// Receives the pairer's findings. Every method has an empty default, so a sink implements only what
@@ -249,13 +256,14 @@ public struct ExitPairer<Sink: ExitSink> {
                 run.state.exit.details.stage2Outcome = outcome.rawValue
                 run.state.exit.details.present |= ExitDetails.stage2
             }
-        case let .mmioAccess(device, _, _, _):
+        case let .mmioAccess(device, offset, _, _):
             guard isOpen(run) else { return }
             if !run.state.exit.details.has(ExitDetails.device) {
                 run.state.exit.details.device = device
+                run.state.exit.details.deviceOffset = offset
                 run.state.exit.details.present |= ExitDetails.device
             }
-            sink.detailSeen(cpu: cpu, kind: .device, value: UInt32(device))
+            sink.detailSeen(cpu: cpu, kind: .device, value: ExitDetailKind.deviceValue(device: device, offset: offset))
         case let .physicalIRQ(intid):
             guard isOpen(run) else { return }
             if !run.state.exit.details.has(ExitDetails.interrupt) {

@@ -28,7 +28,11 @@ public enum ReportGrouping: String, CaseIterable, Sendable, Codable {
         case .reason: return 0
         case .hvc: return details.has(ExitDetails.hypercall) ? (1 << 32) | UInt64(details.functionID) : 0
         case .device:
-            if details.has(ExitDetails.device) { return (1 << 32) | UInt64(details.device) }
+            if details.has(ExitDetails.device) {
+                // Devices with a register table (virtio-blk) get a row per register.
+                let named = DeviceRegisterNames.name(device: details.device, offset: UInt64(details.deviceOffset)) != nil
+                return (1 << 32) | UInt64(ExitDetailKind.deviceValue(device: details.device, offset: named ? details.deviceOffset : 0))
+            }
             if details.has(ExitDetails.stage2) { return (2 << 32) | UInt64(details.stage2Outcome) }
             return 0
         case .irq: return details.has(ExitDetails.interrupt) ? (1 << 32) | UInt64(details.intid) : 0
@@ -55,7 +59,7 @@ public enum ReportGrouping: String, CaseIterable, Sendable, Codable {
         case .hvc: return HypercallNames.name(value)
         case .device:
             if kind == 2 { return Stage2Outcome(rawValue: UInt8(value)).map { $0.name.description } ?? "outcome \(value)" }
-            return MMIODevice(rawValue: UInt8(value)).map { $0.name.description } ?? "device \(value)"
+            return DeviceRegisterNames.label(device: UInt8(truncatingIfNeeded: value), offset: UInt64(value >> 8))
         case .irq: return InterruptNames.name(UInt16(value))
         case .sysreg: return SysregNames.name(UInt16(value))
         case .vcpu: return "vm\(value >> 8)/vcpu\(value & 0xFF)"

@@ -243,7 +243,15 @@ public struct FlameBuilder: ExitSink {
         let name: String
         switch kind {
         case .hypercall: name = HypercallNames.name(value)
-        case .device: name = MMIODevice(rawValue: UInt8(truncatingIfNeeded: value)).map { $0.name.description } ?? "device_\(value)"
+        case .device:
+            let device = UInt8(truncatingIfNeeded: value)
+            name = MMIODevice(rawValue: device).map { $0.name.description } ?? "device_\(device)"
+            // A device with a register table: `…;mmio;virtio-blk;QueueNotify`.
+            if let register = DeviceRegisterNames.name(device: device, offset: UInt64(value >> 8)) {
+                let deviceNode = graph.child(of: cpus[cpu].frames[top].node, label: graph.label(name))
+                cpus[cpu].frames[top].detailNode = graph.child(of: deviceNode, label: graph.label(register))
+                return
+            }
         case .interrupt: name = InterruptNames.name(UInt16(truncatingIfNeeded: value))
         case .sysreg: name = SysregNames.name(UInt16(truncatingIfNeeded: value))
         }

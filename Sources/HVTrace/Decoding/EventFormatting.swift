@@ -109,7 +109,8 @@ public struct TraceTextFormatter {
             return "ipa=0x\(hex(ipa)) \(accessText(access)) outcome=\(outcome.name)"
         case let .mmioAccess(device, offset, access, value):
             let deviceName = MMIODevice(rawValue: device).map { "\($0.name)" } ?? "dev\(device)"
-            return "dev=\(deviceName) off=0x\(hex(UInt64(offset))) \(accessText(access)) value=0x\(hex(value))"
+            let register = DeviceRegisterNames.name(device: device, offset: UInt64(offset)).map { " reg=\($0)" } ?? ""
+            return "dev=\(deviceName) off=0x\(hex(UInt64(offset)))\(register) \(accessText(access)) value=0x\(hex(value))"
         case let .physicalIRQ(intid):
             return "intid=\(intid)" + (InterruptNames.knownName(intid).map { " (\($0))" } ?? "")
         case let .virtualIRQ(intid, vcpu):

@@ -92,12 +92,40 @@ public enum InterruptNames {
         case 30: return "phys_timer"       // PPI 14, CNTP
         case 33: return "pl011"            // SPI 1, the UART
         case 1020...1023: return "spurious"
-        default: return nil
+        default:
+            // QEMU virt's virtio-mmio transports (SPI 16 + n): the disk's is named after the device.
+            guard let transport = QEMUVirtioTransports.transport(interrupt: UInt32(intid)) else { return nil }
+            return transport == QEMUVirtioTransports.diskTransport ? "\(MMIODevice.virtioBlock.name)" : "virtio_mmio\(transport)"
         }
     }
 
     /// The interrupt's name, or `intidN`.
     public static func name(_ intid: UInt16) -> String { knownName(intid) ?? "intid\(intid)" }
+}
+
+/// Names of the registers `mmio` records access, for the devices whose register layout the
+/// catalogue defines: virtio-blk (the virtio-mmio transport registers of virtio 1.2 §4.2.2 by their
+/// specification names, and `config.<field>` for virtio-blk's configuration space, §5.2.4).
+public enum DeviceRegisterNames {
+    /// The register `offset` names in `device`, nil for devices without a register table (GICD,
+    /// PL011, …: their rows and frames stay per device).
+    public static func name(device: UInt8, offset: UInt64) -> String? {
+        guard device == MMIODevice.virtioBlock.rawValue else { return nil }
+        if let register = VirtioMMIORegister(offset: offset) { return "\(register.name)" }
+        let configuration = UInt64(VirtioMMIORegister.configurationSpace)
+        if offset >= configuration && offset < UInt64(VirtioMMIORegister.windowSize) {
+            let field = offset - configuration
+            return "config." + (VirtioBlockConfigField.name(offset: field).map { "\($0)" } ?? "0x\(hex(field, digits: 2))")
+        }
+        return "reg_0x\(hex(offset, digits: 3))"
+    }
+
+    /// `device:register` (one word, for report rows), or the device name alone.
+    public static func label(device: UInt8, offset: UInt64) -> String {
+        let deviceName = MMIODevice(rawValue: device).map { "\($0.name)" } ?? "device \(device)"
+        guard let register = name(device: device, offset: offset) else { return deviceName }
+        return "\(deviceName):\(register)"
+    }
 }
 
 /// Names of the EL0/EL1 system registers guests commonly trap on, by `SysregEncoding` key
