@@ -5,7 +5,9 @@ import Foundation
 
 /// The output formats every analysis command offers.
 public enum OutputFormat: String, CaseIterable, Sendable {
-    case text, json, markdown
+    /// html: one self-contained page (Rendering/HTML); from a trace the commands add the timeline
+    /// and flame graph a summary does not hold.
+    case text, json, markdown, html
 }
 
 /// A result the tool prints in every `OutputFormat` (`ExitReport`, `Comparison`): it supplies text
@@ -13,6 +15,7 @@ public enum OutputFormat: String, CaseIterable, Sendable {
 public protocol RenderableOutput: Encodable {
     func text() -> String
     func markdown() -> String
+    func html() -> String
 }
 
 extension RenderableOutput {
@@ -30,6 +33,7 @@ extension RenderableOutput {
         switch format {
         case .text: return text()
         case .markdown: return markdown()
+        case .html: return html()
         case .json: return String(decoding: try jsonData(), as: UTF8.self)
         }
     }

@@ -86,13 +86,67 @@ public enum TraceAnalysis {
             ReportBuilder(clockFrequency: $0.clockFrequency, grouping: grouping)
         }
         stopWarnings(source.diagnostics, path: path).forEach(warn)
-        var report = pairer.sink.makeReport(pairing: pairer.diagnostics, firstTimestamp: pairer.firstTimestamp,
-                                            lastTimestamp: pairer.lastTimestamp, cpuCount: max(clock.cpuCount, pairer.cpuCount),
-                                            source: path, extraDiagnostics: diagnostics)
+        return finishedReport(pairer.sink, pairer: pairer, diagnostics: diagnostics, clock: clock, source: source, path: path)
+    }
+
+    /// The report a finished pass made, with the trace's encoding figures.
+    static func finishedReport<Sink>(_ builder: ReportBuilder, pairer: ExitPairer<Sink>, diagnostics: [DiagnosticEntry], clock: TraceClock,
+                                     source: PageSource, path: String) -> ExitReport {
+        var report = builder.makeReport(pairing: pairer.diagnostics, firstTimestamp: pairer.firstTimestamp,
+                                        lastTimestamp: pairer.lastTimestamp, cpuCount: max(clock.cpuCount, pairer.cpuCount),
+                                        source: path, extraDiagnostics: diagnostics)
         report.encoding = ExitReport.Encoding(pages: source.pagesDelivered, recordBytes: source.recordBytesDelivered,
                                               events: source.diagnostics.eventsDecoded,
                                               fileBytes: PosixFile.size(atPath: path) ?? 0)  // 0: gone since it was read
         return report
+    }
+
+    /// What the HTML views of one trace need, from one pass: the report, the flame graph and the
+    /// timeline (`start`: the trace's first timestamp, time zero of the timeline's axis).
+    public struct Views {
+        public var report: ExitReport
+        public var flame: FlameGraph
+        public var timeline: Timeline
+        public var start: UInt64
+    }
+
+    /// The report, flame graph and timeline of the trace at `path` in one pass.
+    public static func views(path: String, grouping: ReportGrouping = .reason, timelineBuckets: Int = 512,
+                             warn: (String) -> Void = { _ in }) throws -> Views {
+        let source = try openTraceOrExplain(path)
+        let (pairer, diagnostics, clock) = run(source: source) { clock in
+            SinkPair(ReportBuilder(clockFrequency: clock.clockFrequency, grouping: grouping),
+                     SinkPair(FlameBuilder(), TimelineBuilder(clockFrequency: clock.clockFrequency, cpuCount: clock.cpuCount,
+                                                              maximumBuckets: timelineBuckets)))
+        }
+        stopWarnings(source.diagnostics, path: path).forEach(warn)
+        let report = finishedReport(pairer.sink.first, pairer: pairer, diagnostics: diagnostics, clock: clock, source: source, path: path)
+        return Views(report: report, flame: pairer.sink.second.first.graph, timeline: pairer.sink.second.second.timeline,
+                     start: report.trace.firstTimestamp)
+    }
+
+    /// Opens the trace at `path`; a file that is not zstd at all is named neither trace nor summary.
+    static func openTraceOrExplain(_ path: String) throws -> PageSource {
+        let result = Result { () throws(TraceFileError) -> PageSource in try PageSource(path: path) }
+        if case let .failure(error) = result, case .notZstd = error.reason {
+            throw AnalysisInputError.neitherTraceNorSummary(file: path, firstBytes: Array(try head(of: path).prefix(8)))
+        }
+        return try result.get()
+    }
+
+    /// The first bytes of `path` (to tell a JSON summary from a trace).
+    static func head(of path: String) throws -> Data {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw AnalysisInputError.unreadable(file: path, reason: PosixErrors.lastMessage(opening: path))
+        }
+        defer { try? handle.close() }
+        return (try? handle.read(upToCount: 64)) ?? Data()
+    }
+
+    /// True when `path` holds a JSON summary (its first non-blank byte is `{`), false for anything
+    /// else (which must then be a trace).
+    public static func isSummary(path: String) throws -> Bool {
+        try head(of: path).first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) } == UInt8(ascii: "{")
     }
 
     /// The flame graph of the trace at `path`.
@@ -107,13 +161,8 @@ public enum TraceAnalysis {
     /// made with the same `--by`.
     public static func reportOrSummary(path: String, grouping: ReportGrouping = .reason,
                                        warn: (String) -> Void = { _ in }) throws -> ExitReport {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw AnalysisInputError.unreadable(file: path, reason: PosixErrors.lastMessage(opening: path))
-        }
-        let head = (try? handle.read(upToCount: 64)) ?? Data()
-        try? handle.close()
-        let firstNonBlank = head.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
-        guard firstNonBlank == UInt8(ascii: "{") else {
+        let head = try head(of: path)
+        guard head.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) == UInt8(ascii: "{") else {
             do { return try report(path: path, grouping: grouping, warn: warn) } catch let error as TraceFileError {
                 if case .notZstd = error.reason {
                     throw AnalysisInputError.neitherTraceNorSummary(file: path, firstBytes: Array(head.prefix(8)))

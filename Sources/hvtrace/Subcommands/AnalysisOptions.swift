@@ -6,7 +6,7 @@ extension ReportGrouping: ExpressibleByArgument {}
 
 /// Output options shared by `report`, `flame` and `compare`.
 struct OutputOptions: ParsableArguments {
-    @Option(help: "Output format: text, json or markdown.")
+    @Option(help: "Output format: text, json, markdown or html (one self-contained page).")
     var format: OutputFormat = .text
 
     @Option(name: [.short, .long], help: ArgumentHelp("Write the output to PATH (through a temporary file and a rename) instead of stdout.",

@@ -16,6 +16,9 @@ struct Compare: ParsableCommand {
             --thresholds FILE overrides per reason, e.g.
               {"default": {"thresholdPct": 10, "floorNs": 50}, "reasons": {"WFI": {"thresholdPct": 50}}}
 
+            --format html: the verdicts, each reason's base and candidate histograms side by side, and \
+            (for two traces) a differential flame graph, growth red, shrink blue.
+
             Exit status: 0 no regression, 1 at least one regression, 2 usage or input error.
             """)
 
@@ -55,7 +58,11 @@ struct Compare: ParsableCommand {
         let comparison = Comparison(base: try TraceAnalysis.reportOrSummary(path: base, warn: printWarning),
                                     candidate: try TraceAnalysis.reportOrSummary(path: candidate, warn: printWarning),
                                     baseName: base, candidateName: candidate, policy: policy, alpha: alpha)
-        try output.emit(try comparison.rendered(as: output.format))
+        if output.format == .html {
+            try output.emit(try HTMLComparePage.make(comparison: comparison, basePath: base, candidatePath: candidate, warn: printWarning))
+        } else {
+            try output.emit(try comparison.rendered(as: output.format))
+        }
         if comparison.hasRegression { throw ExitCode(1) }
     }
 }

@@ -17,6 +17,11 @@ struct Report: ParsableCommand {
             is the sum of the recordings' durations. So a fleet's recordings reduce in any \
             map-reduce: 'report --format json' per trace (map), then 'report a.json b.json … \
             --format json' (reduce, as often as needed). All inputs need the same clock and --by.
+
+            --format html writes one self-contained page (open it in any browser, offline): the \
+            summary and data quality, latency histograms per reason (log2 and linear-in-log, p50/p99 \
+            marked), a per-CPU timeline of exits/s, p99 and hypervisor time, and an interactive flame \
+            graph (click to zoom, hover for self/total time, search).
             """)
 
     @Argument(help: "Traces (.hvt) or 'report --format json' summaries (default: the newest *.hvt in traces/).")
@@ -29,6 +34,10 @@ struct Report: ParsableCommand {
 
     func run() throws {
         let paths = files.isEmpty ? [try TraceAnalysis.newestTrace()] : files
+        if output.format == .html {
+            try output.emit(try HTMLReportPage.make(paths: paths, grouping: by, warn: printWarning))
+            return
+        }
         let report = try TraceAnalysis.mergedReport(paths: paths, grouping: by, warn: printWarning)
         try output.emit(try report.rendered(as: output.format))
     }
