@@ -156,7 +156,7 @@ struct BadInputCommandTests {
         Case(arguments: ["record", "--guest", "probe", "--timeout", "0", "-o", "out.hvt"],
              stderr: summaryPrefix + "--timeout must be a positive number of seconds", absent: ["out.hvt"]),
         Case(arguments: ["record", "--guest", "bogus"],
-             stderr: summaryPrefix + "The value 'bogus' is invalid for '--guest <guest>'. Please provide one of 'probe', 'nimbos-contract' or 'linux'."),
+             stderr: summaryPrefix + "The value 'bogus' is invalid for '--guest <guest>'. Please provide one of 'probe', 'probe-compare', 'nimbos-contract' or 'linux'."),
     ]
 
     /// Runs the binary in `directory`; returns (status, stdout, stderr).

@@ -157,7 +157,7 @@ struct ProbeTraceTests {
         #expect(events.last?.event == .exitReturn, "the panicking exit was closed before the flush")
     }
 
-    @Test("scripts/test-probe.sh: probe and nimbos-contract phase lines, exit 0")
+    @Test("scripts/test-probe.sh: probe, nimbos-contract, probe-compare and hostile phase lines, exit 0")
     func probeShellTest() throws {
         try buildOnce.get()
         let (status, output) = try runProcess("/bin/sh", ["\(repositoryRoot)/hypervisor/scripts/test-probe.sh"], timeout: 300)

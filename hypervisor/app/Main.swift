@@ -29,14 +29,15 @@ func hypervisorMain(_ deviceTreeAddress: UInt64, _ bootCounter: UInt64) -> Never
   let guestName = boot.argument("guest") ?? Array("probe".utf8)
   guard let kind = GuestKind(name: guestName) else {
     Console.write("hv: unknown guest=\""); Console.write(bytes: guestName)
-    Console.write("\" (probe, hostile, nimbos-contract, nimbos, linux)\r\n")
+    Console.write("\" (probe, hostile, probe-compare, nimbos-contract, nimbos, linux)\r\n")
     Firmware.systemOff()
   }
   let seed = boot.argument("seed").flatMap(parseUnsigned) ?? ProbeProtocol.hostileDefaultSeed
-  let operations = boot.argument("ops").flatMap(parseUnsigned) ?? ProbeProtocol.hostileDefaultOperations
+  let requestedOperations = boot.argument("ops").flatMap(parseUnsigned)
+  let operations = requestedOperations ?? ProbeProtocol.hostileDefaultOperations
   let description = VMConfigs.description(
     for: kind, probePanicAtEnd: boot.argument("panic") != nil,
-    hostileSeed: seed, hostileOperations: operations)
+    hostileSeed: seed, hostileOperations: operations, compareIterations: requestedOperations ?? 0)
   if kind == .linux {
     do throws(LinuxBoot.PreparationError) {
       try LinuxBoot.prepare(description, boot: boot)

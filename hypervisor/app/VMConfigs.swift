@@ -6,6 +6,8 @@ enum GuestKind {
   case probe
   /// The probe's hostile mode: random hypercalls, accesses and system instructions (issue 8).
   case hostile
+  /// The probe's compare mode: the operations measured side by side with KVM (issue 12).
+  case probeCompare
   case nimbosContract
   case nimbos
   case linux
@@ -14,6 +16,7 @@ enum GuestKind {
     let slice = name[...]
     if bytesEqual(slice, "probe") { self = .probe }
     else if bytesEqual(slice, "hostile") { self = .hostile }
+    else if bytesEqual(slice, "probe-compare") { self = .probeCompare }
     else if bytesEqual(slice, "nimbos-contract") { self = .nimbosContract }
     else if bytesEqual(slice, "nimbos") { self = .nimbos }
     else if bytesEqual(slice, "linux") { self = .linux }
@@ -41,10 +44,12 @@ enum VMConfigs {
 
   /// `probePanicAtEnd` (boot argument `panic=1`): the probe ends with the debug-panic call.
   /// `hostileSeed`/`hostileOperations` (boot arguments `seed=N`, `ops=N`) reach the hostile
-  /// probe in x0: seed in [63:32], operation count in [31:0].
+  /// probe in x0: seed in [63:32], operation count in [31:0]; `compareIterations` (`ops=N`) reaches
+  /// the compare mode in x0 (0 = its default).
   static func description(for kind: GuestKind, probePanicAtEnd: Bool = false,
                           hostileSeed: UInt64 = ProbeProtocol.hostileDefaultSeed,
-                          hostileOperations: UInt64 = ProbeProtocol.hostileDefaultOperations) -> VMDescription {
+                          hostileOperations: UInt64 = ProbeProtocol.hostileDefaultOperations,
+                          compareIterations: UInt64 = 0) -> VMDescription {
     let flags = probePanicAtEnd ? ProbeProtocol.modeFlagPanicAtEnd : 0
     let probeMode = { (mode: UInt64) in ProbeProtocol.modeMagic << 32 | mode | flags }
     switch kind {
@@ -55,6 +60,9 @@ enum VMConfigs {
       return small(name: "hostile", x1: probeMode(ProbeProtocol.modeHostile),
                    testDevice: ProbeProtocol.testDeviceIPA,
                    x0: (hostileSeed & 0xFFFF_FFFF) << 32 | min(hostileOperations, 0xFFFF_FFFF))
+    case .probeCompare:
+      return small(name: "probe-compare", x1: probeMode(ProbeProtocol.modeCompare),
+                   testDevice: ProbeProtocol.testDeviceIPA, x0: compareIterations)
     case .nimbosContract:
       return small(name: "nimbos-contract", x1: probeMode(ProbeProtocol.modeNimbOSContract),
                    testDevice: nil)

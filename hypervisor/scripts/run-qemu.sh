@@ -1,6 +1,6 @@
 #!/bin/sh
 # Boots a guest under the hypervisor in QEMU and exits with QEMU's status.
-#   scripts/run-qemu.sh probe|hostile|nimbos-contract [extra qemu args]
+#   scripts/run-qemu.sh probe|hostile|probe-compare|nimbos-contract [extra qemu args]
 #   scripts/run-qemu.sh nimbos path/to/nimbos.bin [extra qemu args]
 #   scripts/run-qemu.sh linux [--shell] [--append "GUEST WORDS"] [extra qemu args]
 # HV_BOOTARGS adds boot arguments after guest=NAME (e.g. HV_BOOTARGS="seed=7 ops=20000").
@@ -17,7 +17,7 @@ shift
 make -s -C "$here" all >&2
 append="guest=$guest${HV_BOOTARGS:+ $HV_BOOTARGS}"
 case "$guest" in
-  probe|hostile|nimbos-contract)
+  probe|hostile|probe-compare|nimbos-contract)
     set -- -device loader,file="$here/build/probe.bin",addr=0x50080000,force-raw=on "$@" ;;
   nimbos)
     image=${1:?usage: run-qemu.sh nimbos path/to/nimbos.bin}; shift
@@ -45,7 +45,7 @@ case "$guest" in
       -device loader,file="$linux_dir/Image",addr=0x50200000,force-raw=on \
       -device loader,file="$linux_dir/initramfs.cpio.gz",addr=0x58000000,force-raw=on "$@" ;;
   *)
-    echo "run-qemu.sh: unknown guest '$guest' (probe, hostile, nimbos-contract, nimbos, linux)" >&2; exit 2 ;;
+    echo "run-qemu.sh: unknown guest '$guest' (probe, hostile, probe-compare, nimbos-contract, nimbos, linux)" >&2; exit 2 ;;
 esac
 # VM 0's RAM is PA 0x5000_0000 = guest IPA 0x4000_0000.
 exec qemu-system-aarch64 -M virt,virtualization=on,gic-version=2 -cpu cortex-a72 -smp 2 -m 1G \

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Integration test: boots the probe guest and the nimbos-contract mode under the hypervisor
+# Integration test: boots the probe guest (probe, nimbos-contract, probe-compare and hostile modes) under the hypervisor
 # in QEMU (bounded by `timeout 60` each) and asserts every phase's summary line and exit code 0.
 # Marker strings come from guests/probe/protocol.txt (the same file the guest is built from);
 # the expected counts below are this test's own, independent of what the guest prints.
@@ -67,6 +67,19 @@ expect markerContractGIC " gicd-typer=0x3 gicv2=1 gicc-iar-idle=1023 ok"
 expect markerContractTimer " ticks=5 ok"
 expect markerContractDone " phases=4 failures=0"
 expect_status_zero nimbos-contract
+
+echo "probe-compare:"
+run_guest probe-compare
+expect markerCompareStart " iterations=1000 freq=62500000"
+for op in smccc-version-hvc psci-version-hvc psci-version-smc mmio-read mmio-write sysreg-read; do
+  expect_pattern markerCompareOp " op=$op count=1000 ticks=[0-9]+ base-ticks=[0-9]+ freq=62500000( result=0x[0-9a-f]+)? mismatches=0 ok"
+done
+for op in timer-irq wfi-wake; do
+  expect_pattern markerCompareOp " op=$op count=50 ticks=[0-9]+ base-ticks=0 freq=62500000 mismatches=0 min=[0-9]+ max=[0-9]+ ok"
+done
+expect markerCompareDone " operations=8 failures=0"
+if printf '%s\n' "$output" | grep -q "0xC6\|0xc6"; then echo "  FAIL: compare mode printed a 0xC6.. id"; failures=$((failures + 1)); fi
+expect_status_zero probe-compare
 
 echo "hostile:"
 run_guest hostile

@@ -6,6 +6,8 @@ import TraceFormat
 /// The guests the hypervisor can run, with where their images come from and where QEMU loads them.
 public enum GuestKind: String, CaseIterable, Sendable {
     case probe
+    /// The probe's compare mode: the operations measured side by side with KVM (issue 12).
+    case probeCompare = "probe-compare"
     case nimbosContract = "nimbos-contract"
     case linux
 
@@ -18,7 +20,7 @@ public enum GuestKind: String, CaseIterable, Sendable {
     /// The image used when `--image` is not given, relative to the repository root.
     public var defaultImage: String {
         switch self {
-        case .probe: return "hypervisor/build/probe.bin"
+        case .probe, .probeCompare: return "hypervisor/build/probe.bin"
         case .nimbosContract: return "hypervisor/build/nimbos-contract.bin"
         case .linux: return "cache/guests/linux/Image"
         }
@@ -27,7 +29,7 @@ public enum GuestKind: String, CaseIterable, Sendable {
     /// How to get the default image when it is missing.
     public var imageHint: String {
         switch self {
-        case .probe: return "run `make -C hypervisor` (it builds build/probe.bin) or pass --image"
+        case .probe, .probeCompare: return "run `make -C hypervisor` (it builds build/probe.bin) or pass --image"
         case .nimbosContract: return "build the NimbOS contract image or pass --image"
         case .linux: return "run scripts/setup-guests.sh (it fetches Image and initramfs.cpio.gz) or pass --image"
         }

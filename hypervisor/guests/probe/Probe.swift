@@ -106,6 +106,8 @@ func probeInterrupt() {
   let iar = probe_load32(GuestMap.cpuInterface + 0x0C)
   let id = iar & 0x3FF
   switch id {
+  case 27:
+    compareTimerInterrupt()  // the virtual timer: only the compare mode enables it
   case 30:
     Interrupts.timer += 1
     write_cntp_ctl_el0(0)  // stop the timer: level drops
@@ -437,6 +439,8 @@ func probeMain(_ mode: UInt64, _ argument: UInt64) {
   write_cpacr_el1(3 << 20)
   if mode >> 32 == ProbeProtocol.modeMagic && mode & 0xFFFF == ProbeProtocol.modeHostile {
     hostileMode(seed: argument >> 32, operations: argument & 0xFFFF_FFFF)
+  } else if mode >> 32 == ProbeProtocol.modeMagic && mode & 0xFFFF == ProbeProtocol.modeCompare {
+    compareMode(iterations: argument)
   } else if mode >> 32 == ProbeProtocol.modeMagic && mode & 0xFFFF == ProbeProtocol.modeNimbOSContract {
     Out.text(ProbeProtocol.markerContractStart); Out.text(" mode=nimbos-contract\r\n")
     contractMode()

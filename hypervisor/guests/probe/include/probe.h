@@ -58,6 +58,88 @@ PROBE_INLINE uint64_t probe_null_loop(uint64_t fid, uint64_t count) {
     return end - start;
 }
 
+/*
+ * Compare mode (Compare.swift): timed loops that work under any hypervisor. Each returns the
+ * CNTVCT_EL0 ticks its `count` iterations took and counts in *mismatches the iterations whose
+ * result differed from `expected`. x0-x3 are clobbered: KVM's SMCCC handler writes all four.
+ */
+#define PROBE_TIMED_CALL(name, instruction)                                                   \
+    PROBE_INLINE uint64_t name(uint64_t fid, uint64_t count, uint64_t expected, uint64_t *mismatches) { \
+        uint64_t start, end, bad = 0;                                                         \
+        __asm__ volatile(                                                                     \
+            "isb\n mrs %[start], cntvct_el0\n"                                                \
+            "1: mov x0, %[fid]\n " instruction "\n cmp x0, %[expected]\n cinc %[bad], %[bad], ne\n" \
+            "subs %[count], %[count], #1\n b.ne 1b\n"                                         \
+            "isb\n mrs %[end], cntvct_el0\n"                                                  \
+            : [start] "=&r"(start), [end] "=&r"(end), [count] "+r"(count), [bad] "+r"(bad)    \
+            : [fid] "r"(fid), [expected] "r"(expected)                                        \
+            : "x0", "x1", "x2", "x3", "memory", "cc");                                        \
+        *mismatches = bad;                                                                    \
+        return end - start;                                                                   \
+    }
+PROBE_TIMED_CALL(probe_timed_hvc, "hvc #0")
+PROBE_TIMED_CALL(probe_timed_smc, "smc #0")
+/* The same loop without the call: its own cost, subtracted by the host. */
+PROBE_TIMED_CALL(probe_timed_no_call, "mov x0, %[expected]")
+
+/// `count` 32-bit loads from `address` (one MMIO exit each under a hypervisor that emulates it).
+PROBE_INLINE uint64_t probe_timed_load32(uint64_t address, uint64_t count, uint64_t expected, uint64_t *mismatches) {
+    uint64_t start, end, bad = 0, value;
+    __asm__ volatile(
+        "isb\n mrs %[start], cntvct_el0\n"
+        "1: ldr %w[value], [%[address]]\n cmp %[value], %[expected]\n cinc %[bad], %[bad], ne\n"
+        "subs %[count], %[count], #1\n b.ne 1b\n"
+        "isb\n mrs %[end], cntvct_el0\n"
+        : [start] "=&r"(start), [end] "=&r"(end), [count] "+r"(count), [bad] "+r"(bad), [value] "=&r"(value)
+        : [address] "r"(address), [expected] "r"(expected)
+        : "memory", "cc");
+    *mismatches = bad;
+    return end - start;
+}
+
+/// `count` 64-bit stores of `value` to `address`.
+PROBE_INLINE uint64_t probe_timed_store64(uint64_t address, uint64_t count, uint64_t value) {
+    uint64_t start, end;
+    __asm__ volatile(
+        "isb\n mrs %[start], cntvct_el0\n"
+        "1: str %[value], [%[address]]\n subs %[count], %[count], #1\n b.ne 1b\n"
+        "isb\n mrs %[end], cntvct_el0\n"
+        : [start] "=&r"(start), [end] "=&r"(end), [count] "+r"(count)
+        : [address] "r"(address), [value] "r"(value)
+        : "memory", "cc");
+    return end - start;
+}
+
+/// `count` reads of ACTLR_EL1 (trapped by HCR_EL2.TACR under both hypervisors).
+PROBE_INLINE uint64_t probe_timed_sysreg_read(uint64_t count) {
+    uint64_t start, end, value;
+    __asm__ volatile(
+        "isb\n mrs %[start], cntvct_el0\n"
+        "1: mrs %[value], actlr_el1\n subs %[count], %[count], #1\n b.ne 1b\n"
+        "isb\n mrs %[end], cntvct_el0\n"
+        : [start] "=&r"(start), [end] "=&r"(end), [count] "+r"(count), [value] "=&r"(value)
+        :
+        : "memory", "cc");
+    return end - start;
+}
+
+/// The loops above without their load/store/MRS (the same instruction count otherwise).
+PROBE_INLINE uint64_t probe_timed_empty(uint64_t count) {
+    uint64_t start, end;
+    __asm__ volatile(
+        "isb\n mrs %[start], cntvct_el0\n"
+        "1: nop\n subs %[count], %[count], #1\n b.ne 1b\n"
+        "isb\n mrs %[end], cntvct_el0\n"
+        : [start] "=&r"(start), [end] "=&r"(end), [count] "+r"(count)
+        :
+        : "memory", "cc");
+    return end - start;
+}
+
+PROBE_INLINE uint64_t probe_counter(void) {
+    uint64_t v; __asm__ volatile("isb\n mrs %0, cntvct_el0" : "=r"(v) :: "memory"); return v;
+}
+
 #define PROBE_SYSREG(name)                                                         \
     PROBE_INLINE uint64_t read_##name(void) {                                      \
         uint64_t v; __asm__ volatile("mrs %0, " #name : "=r"(v)); return v; }      \
@@ -68,6 +150,7 @@ PROBE_SYSREG(pmccfiltr_el0)
 PROBE_SYSREG(cntfrq_el0) PROBE_SYSREG(cntp_tval_el0) PROBE_SYSREG(cntp_ctl_el0)
 PROBE_SYSREG(actlr_el1) PROBE_SYSREG(sctlr_el1) PROBE_SYSREG(esr_el1) PROBE_SYSREG(far_el1)
 PROBE_SYSREG(cpacr_el1) PROBE_SYSREG(elr_el1)
+PROBE_SYSREG(cntv_cval_el0) PROBE_SYSREG(cntv_ctl_el0)
 PROBE_INLINE uint64_t read_mpidr_el1(void) { uint64_t v; __asm__ volatile("mrs %0, mpidr_el1" : "=r"(v)); return v; }
 
 PROBE_INLINE void probe_irq_enable(void) { __asm__ volatile("msr daifclr, #2" ::: "memory"); }
