@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything hvtrace needs beyond the Swift toolchain: libzstd (headers + pkg-config file)
 # for the CZstd module, QEMU for the hypervisor, dtc, cpio and zstd; then fetches the Linux guest
-# images into cache/ (scripts/setup-guests.sh) and the test readers (scripts/setup-test-readers.sh).
+# images into cache/ (scripts/setup-guests.sh), the test readers (scripts/setup-test-readers.sh) and
+# builds the KVM reference machine (scripts/setup-kvm.sh).
 # Idempotent and quiet; sudo only when not root.
 set -euo pipefail
 
@@ -13,3 +14,5 @@ set -euo pipefail
 # The real readers the tests check our HTML, exports and live view with (chromium, tmux, DuckDB,
 # hdrhistogram, jsonschema).
 "$(dirname "$0")/setup-test-readers.sh"
+# The KVM reference machine: cross compiler, our VMM, trace-cmd for arm64, L1's initramfs (cached).
+"$(dirname "$0")/setup-kvm.sh" >/dev/null

@@ -30,12 +30,19 @@ public final class ChildProcess {
     public private(set) var termination: ProcessTermination?
 
     /// Starts `executable` (searched on PATH) with `arguments`. With `stdoutToStderr` the child's
-    /// standard output goes to our standard error (build logs must not mix with command output).
-    public init(executable: String, arguments: [String], stdoutToStderr: Bool = false) throws(RecordingError) {
+    /// standard output goes to our standard error (build logs must not mix with command output);
+    /// with `standardOutput` it goes to that descriptor (a pipe the caller reads), and the child's
+    /// standard input is /dev/null.
+    public init(executable: String, arguments: [String], stdoutToStderr: Bool = false,
+                standardOutput: Int32? = nil) throws(RecordingError) {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         if stdoutToStderr { posix_spawn_file_actions_adddup2(&actions, 2, 1) }
+        if let standardOutput {
+            posix_spawn_file_actions_adddup2(&actions, standardOutput, 1)
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         let argv = ([executable] + arguments).map { strdup($0) }
         defer { argv.forEach { free($0) } }
         // The child starts with no signals blocked and the stop signals at their default action,

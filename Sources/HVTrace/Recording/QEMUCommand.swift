@@ -91,10 +91,17 @@ public struct QEMUCommand: Equatable, Sendable {
     /// The arguments after the executable name.
     public var arguments: [String] { executablePrefixArguments + qemuArguments }
 
+    /// What makes a QEMU run repeat exactly, for every machine hvtrace starts (this one and the KVM
+    /// reference machine): fixed instruction counting without sleeping (one instruction = 1 ns of
+    /// virtual time) and a VM clock from a fixed date.
+    public static let deterministicArguments = ["-icount", "shift=0,sleep=off", "-rtc", "base=2024-01-01T00:00:00,clock=vm"]
+    /// Added to `-M virt,…` in deterministic runs: no random seeds in the DTB.
+    public static let deterministicMachineOption = "dtb-randomness=off"
+
     /// QEMU's own arguments.
     public var qemuArguments: [String] {
         var machine = "virt,virtualization=on,gic-version=2,memory-backend=ram"
-        if deterministic { machine += ",dtb-randomness=off" }
+        if deterministic { machine += "," + Self.deterministicMachineOption }
         var arguments = [
             "-M", machine,
             "-cpu", "cortex-a72",
@@ -110,9 +117,7 @@ public struct QEMUCommand: Equatable, Sendable {
             arguments += ["-device", "loader,file=\(image.path),addr=0x\(String(image.address, radix: 16)),force-raw=on"]
         }
         arguments += ["-append", bootArguments]
-        if deterministic {
-            arguments += ["-icount", "shift=0,sleep=off", "-rtc", "base=2024-01-01T00:00:00,clock=vm"]
-        }
+        if deterministic { arguments += Self.deterministicArguments }
         return arguments
     }
 
