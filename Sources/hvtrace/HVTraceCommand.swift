@@ -7,7 +7,7 @@ struct HVTraceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hvtrace",
         abstract: "Record, decode and analyse hypervisor exit traces.",
-        subcommands: [Record.self, Run.self, Snapshot.self, Report.self, Flame.self, Compare.self, Export.self, Dump.self,
+        subcommands: [Record.self, Run.self, Snapshot.self, Report.self, Flame.self, Compare.self, Export.self, Top.self, Dump.self,
                       Synth.self, DecodeBench.self, KVM.self, FakeQEMU.self]
     )
 }

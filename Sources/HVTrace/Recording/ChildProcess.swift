@@ -32,9 +32,11 @@ public final class ChildProcess {
     /// Starts `executable` (searched on PATH) with `arguments`. With `stdoutToStderr` the child's
     /// standard output goes to our standard error (build logs must not mix with command output);
     /// with `standardOutput` it goes to that descriptor (a pipe the caller reads), and the child's
-    /// standard input is /dev/null.
+    /// standard input is /dev/null. With `consoleLog` its standard input is /dev/null and its
+    /// standard output and error go to that file (a live view owns the terminal; QEMU's serial
+    /// console must not write into it).
     public init(executable: String, arguments: [String], stdoutToStderr: Bool = false,
-                standardOutput: Int32? = nil) throws(RecordingError) {
+                standardOutput: Int32? = nil, consoleLog: String? = nil) throws(RecordingError) {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -42,6 +44,11 @@ public final class ChildProcess {
         if let standardOutput {
             posix_spawn_file_actions_adddup2(&actions, standardOutput, 1)
             posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
+        if let consoleLog {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, consoleLog, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
         }
         let argv = ([executable] + arguments).map { strdup($0) }
         defer { argv.forEach { free($0) } }

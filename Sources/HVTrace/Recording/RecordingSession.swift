@@ -112,6 +112,9 @@ public struct RecordingOptions: Sendable {
     public var qemuExecutable = "qemu-system-aarch64"
     /// Words passed before QEMU's arguments (for a wrapper: `hvtrace fake-qemu --`).
     public var qemuPrefixArguments: [String] = []
+    /// QEMU's console (stdin /dev/null, stdout and stderr to this file) instead of the terminal:
+    /// for `hvtrace top`, whose screen the guest's output must not overwrite.
+    public var consoleLog: String?
 
     public init(guest: GuestKind) { self.guest = guest }
 }
@@ -176,10 +179,13 @@ public enum RecordingSession {
         }
     }
 
-    /// The whole run. `openOutput` is called once the region header is known (nil: run without recording).
+    /// The whole run. `openOutput` is called once the region header is known (nil: run without
+    /// recording). `observe`, when given, runs after every drain pass (a live view); returning
+    /// false stops the run as Ctrl-C would.
     public static func run(
         _ options: RecordingOptions,
-        openOutput: ((RegionHeader, RecordingMetadata) throws -> any TraceOutput)?
+        openOutput: ((RegionHeader, RecordingMetadata) throws -> any TraceOutput)?,
+        observe: ((RingConsumer) -> Bool)? = nil
     ) throws -> RecordingResult {
         if options.buildHypervisor { try buildHypervisor(root: options.repositoryRoot) }
         let ram = try SharedRAMFile(size: 1 << 30, removeWhenDone: !options.keepRAMFile)
@@ -193,7 +199,7 @@ public enum RecordingSession {
         defer { terminal.restore() }
 
         let start = MonotonicClock.now
-        let qemu = try ChildProcess(executable: command.executable, arguments: command.arguments)
+        let qemu = try ChildProcess(executable: command.executable, arguments: command.arguments, consoleLog: options.consoleLog)
         // QEMU never outlives us: whatever path leaves this function stops it first.
         defer { if qemu.poll() == nil { qemu.stop(grace: 5) } }
 
@@ -281,10 +287,14 @@ public enum RecordingSession {
         let drain = LiveDrain(consumer: region, policy: options.polling)
         var progress = ProgressLine(forced: options.quiet ? false : nil)
         var end: RecordingEnd?
+        var observerStopped = false
         try drain.run(into: &output, until: {
-            end = stopReason()
+            end = observerStopped ? .interrupted(signal: SIGINT) : stopReason()
             return end != nil
-        }, progress: { progress.update($0.consumer) })
+        }, progress: {
+            progress.update($0.consumer)
+            if let observe, !observe($0.consumer) { observerStopped = true }
+        })
         result.end = try endRun(qemu: qemu, reason: end!)
         // The producer is gone: what is committed is final, and the open pages can be read safely.
         try drain.finish(into: &output, recoverOpenPages: true)

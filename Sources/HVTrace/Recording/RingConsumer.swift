@@ -331,6 +331,29 @@ public final class RingConsumer {
         return true
     }
 
+    /// Copies `cpu`'s open page (the one `state.openSequence` names) into `destination` (a whole
+    /// page); false when that slot does not hold an open page.
+    private func copyOpenPage(state: RingStateSnapshot, cpu: Int, into destination: UnsafeMutableRawPointer) -> Bool {
+        let page = region + header.pageOffset(cpu: cpu, sequence: state.openSequence)
+        let pageSequence = Self.atomic(page + PageHeaderLayout.sequence).pointee.load(ordering: .acquiring)
+        guard pageSequence == PageHeader.openMarker, state.openSequence >= state.producerSequence else { return false }
+        destination.copyMemory(from: page, byteCount: Int(header.pageSize))
+        return true
+    }
+
+    /// A copy of the page `cpu`'s producer is filling right now, for a live view (no counter
+    /// changes; the page still arrives committed later). Its records end at the first zero id byte,
+    /// and the last one may be half written: readers drop it. Nil when the slot was reopened during
+    /// the copy or holds no open page.
+    public func peekOpenPage(cpu: Int) -> (sequence: UInt64, bytes: [UInt8])? {
+        precondition(!isDetached, "peekOpenPage after detach()")
+        let state = ringState(cpu: cpu)
+        var bytes = [UInt8](repeating: 0, count: Int(header.pageSize))
+        let copied = bytes.withUnsafeMutableBytes { copyOpenPage(state: state, cpu: cpu, into: $0.baseAddress!) }
+        guard copied, ringState(cpu: cpu).openSequence == state.openSequence else { return nil }
+        return (state.openSequence, bytes)
+    }
+
     /// Recovers the page each CPU's producer still has open, for use only once the producer has
     /// stopped (QEMU exited, or a snapshot of a dead run): records up to the first zero id byte or the
     /// first record that does not decode, flagged `PageFlags.uncommitted`; `Page.sequence` is the open
@@ -342,10 +365,7 @@ public final class RingConsumer {
         var recovered = 0
         for cpu in 0..<cpuCount {
             let state = ringState(cpu: cpu)
-            let page = region + header.pageOffset(cpu: cpu, sequence: state.openSequence)
-            let pageSequence = Self.atomic(page + PageHeaderLayout.sequence).pointee.load(ordering: .acquiring)
-            guard pageSequence == PageHeader.openMarker, state.openSequence >= state.producerSequence else { continue }
-            buffer.baseAddress!.copyMemory(from: page, byteCount: Int(header.pageSize))
+            guard copyOpenPage(state: state, cpu: cpu, into: buffer.baseAddress!) else { continue }
             var openHeader = PageHeader.load(from: UnsafeRawPointer(buffer.baseAddress!))
             guard Int(openHeader.cpu) == cpu else {
                 counters[cpu].corruptPages += 1
