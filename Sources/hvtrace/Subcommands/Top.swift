@@ -20,9 +20,10 @@ struct Top: ParsableCommand {
             share of hypervisor time; above it lost events and how full each CPU's trace ring is. \
             Keys: s next sort column (rate, total, p99, time), b next grouping (reason, hvc, device, \
             irq, sysreg, vcpu, cpu), q quit (stops the guest). When standard output is not a terminal \
-            (or with --plain) it prints key=value lines per interval instead. Events reach the view \
-            when their trace page is committed (an idle CPU's last few hundred events come later); \
-            -o also records the trace.
+            (or with --plain) it prints key=value lines per interval instead. Each refresh counts \
+            the drained pages and the pages the CPUs are still filling (all but their last record, \
+            which may be half written), so an idle guest shows at once; rates are per wall-clock \
+            second; -o also records the trace.
             """)
 
     @OptionGroup var session: GuestRunOptions
