@@ -4,7 +4,7 @@
 // fields every decoder of this major version knows. Ids 64...127 are extension events that carry a
 // byte length after the timestamp delta, so an older decoder can skip them. Id 0 marks the end of
 // the records in a page (pages are zeroed when opened). Ids 128...255 are invalid.
-// Next free fixed-shape id: 15. Next free extension id: 64.
+// Next free fixed-shape id: 15. Next free extension id: 65.
 
 /// The one-byte id that starts every record.
 public enum EventID: UInt8, CaseIterable, Sendable {
@@ -36,6 +36,9 @@ public enum EventID: UInt8, CaseIterable, Sendable {
     case guestMarker = 13
     /// The producer dropped events before this point (field: count).
     case lostEvents = 14
+    /// Extension event: the guest's PC at the exit whose `exitEntry` it follows (field: PC). Written
+    /// by `hvtrace import` (KVM's kvm_exit carries the PC); older decoders skip it.
+    case guestPC = 64
 
     /// The first id of the length-prefixed extension range.
     public static let firstExtensionID: UInt8 = 64
@@ -44,7 +47,7 @@ public enum EventID: UInt8, CaseIterable, Sendable {
     /// The byte that ends the records in a page.
     public static let endOfRecords: UInt8 = 0
 
-    /// The id for a record's id byte, nil for bytes that are not fixed-shape ids. Unlike the
+    /// The id for a record's id byte, nil for bytes that are not ids this decoder knows. Unlike the
     /// synthesized `init(rawValue:)` this is inlinable, so decoders in other modules compile it to
     /// one range check.
     @inlinable @inline(__always)
@@ -64,6 +67,7 @@ public enum EventID: UInt8, CaseIterable, Sendable {
         case 12: self = .spanLeave
         case 13: self = .guestMarker
         case 14: self = .lostEvents
+        case 64: self = .guestPC
         default: return nil
         }
     }
@@ -85,8 +89,13 @@ public enum EventID: UInt8, CaseIterable, Sendable {
         case .spanLeave: return "span_leave"
         case .guestMarker: return "marker"
         case .lostEvents: return "lost_events"
+        case .guestPC: return "guest_pc"
         }
     }
+
+    /// Ids 64...127: length-prefixed, skippable by decoders that do not know them.
+    @inlinable @inline(__always)
+    public var isExtension: Bool { rawValue >= EventID.firstExtensionID }
 }
 
 /// The instruction that made a hypercall: HVC or SMC (trapped with HCR_EL2.TSC).
@@ -174,7 +183,7 @@ public enum MMIODevice: UInt8, CaseIterable, Sendable {
 }
 
 /// Handler phases named by span enter/leave records; they become frames in flame stacks.
-/// Ids are stable like event ids. Next free id: 13.
+/// Ids are stable like event ids. Next free id: 14.
 public enum HandlerPhase: UInt8, CaseIterable, Sendable {
     case dispatch = 1
     case hypercall = 2
@@ -188,6 +197,8 @@ public enum HandlerPhase: UInt8, CaseIterable, Sendable {
     case sysreg = 10
     case wfx = 11
     case vcpuSwitch = 12
+    /// The exit went to a userspace VMM and back (KVM_RUN returned; imported KVM traces).
+    case userspace = 13
 
     public var name: StaticString {
         switch self {
@@ -203,6 +214,7 @@ public enum HandlerPhase: UInt8, CaseIterable, Sendable {
         case .sysreg: return "sysreg"
         case .wfx: return "wfx"
         case .vcpuSwitch: return "vcpu_switch"
+        case .userspace: return "userspace"
         }
     }
 }
@@ -250,6 +262,8 @@ public enum TraceEvent: Equatable, Sendable {
     case spanLeave(phase: UInt8)
     case guestMarker(id: UInt32, value: UInt64)
     case lostEvents(count: UInt64)
+    /// The guest's PC (ELR_EL2) at the exit just opened.
+    case guestPC(UInt64)
 
     /// The id this event is written with.
     public var id: EventID {
@@ -268,6 +282,7 @@ public enum TraceEvent: Equatable, Sendable {
         case .spanLeave: return .spanLeave
         case .guestMarker: return .guestMarker
         case .lostEvents: return .lostEvents
+        case .guestPC: return .guestPC
         }
     }
 }

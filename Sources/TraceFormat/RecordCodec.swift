@@ -54,6 +54,11 @@ public enum RecordEncoder {
             cursor = Varint.store(value, to: pointer, at: cursor)
         case let .lostEvents(count):
             cursor = Varint.store(count, to: pointer, at: cursor)
+        case let .guestPC(pc):
+            // Extension record: payload length (one byte: a varint of at most 10 bytes), payload.
+            let payloadEnd = Varint.store(pc, to: pointer, at: cursor &+ 1)
+            pointer.storeBytes(of: UInt8(truncatingIfNeeded: payloadEnd &- cursor &- 1), toByteOffset: cursor, as: UInt8.self)
+            cursor = payloadEnd
         }
         return cursor
     }
@@ -119,7 +124,8 @@ public struct DecodedRecord: Equatable, Sendable {
 }
 
 /// Decodes the records of one page body in order. Stops at the end-of-records byte or at `end`.
-/// Extension records (ids 64...127) are skipped and counted; anything malformed ends the page with
+/// Extension records (ids 64...127) it does not know are skipped and counted (guest_pc, 64, it
+/// decodes); anything malformed ends the page with
 /// a typed error (the rest of a page cannot be trusted once a record boundary is lost).
 public struct RecordDecoder {
     public let base: UnsafeRawPointer
@@ -223,7 +229,7 @@ public struct RecordDecoder {
             guard let delta = Varint.load(from: base, at: &position, end: end) else {
                 throw .varintOverrun(offset: position)
             }
-            if _slowPath(id >= EventID.firstExtensionID && id < EventID.endOfValidIDs) {
+            if _slowPath(id >= EventID.firstExtensionID && id < EventID.endOfValidIDs) && id != EventID.guestPC.rawValue {
                 guard let length = Varint.load(from: base, at: &position, end: end) else {
                     throw .varintOverrun(offset: position)
                 }
@@ -326,6 +332,17 @@ public struct RecordDecoder {
             visitor.visit(.guestMarker(id: markerID, value: try varint(&cursor)), timestamp: timestamp)
         case EventID.lostEvents.rawValue:
             visitor.visit(.lostEvents(count: try varint(&cursor)), timestamp: timestamp)
+        case EventID.guestPC.rawValue:
+            // An extension record this decoder knows: the PC is the payload's first field; a longer
+            // payload (a later minor version) is skipped past.
+            let length = try varint(&cursor)
+            guard length <= UInt64(end - cursor) else { throw .truncatedRecord(offset: recordStart) }
+            let payloadEnd = cursor + Int(length)
+            var payload = RecordDecoder(base: base, length: payloadEnd)
+            payload.nextOffset = cursor
+            let pc = try payload.varint(&cursor)
+            cursor = payloadEnd
+            visitor.visit(.guestPC(pc), timestamp: timestamp)
         default:
             throw .unknownEvent(id: id, offset: recordStart)
         }

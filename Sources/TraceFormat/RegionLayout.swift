@@ -132,7 +132,7 @@ public struct RegionHeader: Equatable, Sendable {
     /// "HVTRACE\0" read as a little-endian UInt64.
     public static let magicValue: UInt64 = 0x0045_4341_5254_5648
     public static let currentMajorVersion: UInt16 = 1
-    public static let currentMinorVersion: UInt16 = 0
+    public static let currentMinorVersion: UInt16 = 1
     /// Size of the header page.
     public static let size = 4096
 

@@ -193,8 +193,8 @@ struct BadInputCommandTests {
     /// warning naming the offset on stderr and the loss banner as the report's first line.
     @Test(arguments: [
         ("truncated-in-page-header.hvt", "file ends at byte 1076 (stream offset 1620) inside the chunk that starts at stream offset 1589, before the end chunk"),
-        ("truncated-mid-record.hvt", "file ends at byte 1114 (stream offset 1686) inside the chunk that starts at stream offset 1589, before the end chunk"),
-        ("truncated-mid-zstd-frame.hvt", "file ends at byte 880 (stream offset 1094) between chunks, inside a zstd frame, before the end chunk"),
+        ("truncated-mid-record.hvt", "file ends at byte 1116 (stream offset 1686) inside the chunk that starts at stream offset 1589, before the end chunk"),
+        ("truncated-mid-zstd-frame.hvt", "file ends at byte 885 (stream offset 1094) between chunks, inside a zstd frame, before the end chunk"),
     ])
     func truncatedTraceIsReportedWithAWarningNamingTheOffset(file: String, detail: String) throws {
         let directory = try Self.workspace()

@@ -7,7 +7,7 @@ import Testing
 struct CommandLineTests {
     @Test(arguments: [
         (["dump", "x.hvt", "--cpu", "1,a"], "--cpu takes CPU numbers separated by commas; 'a' is not one"),
-        (["dump", "x.hvt", "--event", "exit_entry,bogus"], "--event: unknown event 'bogus'; known: exit_entry, exit_return, hypercall, hypercall_result, stage2_fault, mmio, irq, virq, wfx, sysreg, span_enter, span_leave, marker, lost_events"),
+        (["dump", "x.hvt", "--event", "exit_entry,bogus"], "--event: unknown event 'bogus'; known: exit_entry, exit_return, hypercall, hypercall_result, stage2_fault, mmio, irq, virq, wfx, sysreg, span_enter, span_leave, marker, lost_events, guest_pc"),
         (["dump", "x.hvt", "--limit=-1"], "--limit must be 0 or more, not -1"),
         (["synth", "-o", "x.hvt", "--cpus", "0"], "--cpus must be 1…62"),
         (["synth", "-o", "x.hvt", "--mix", "hvc=1,teleport=2"], "--mix: expected kind=weight,… with kinds hvc, pl011, gicd, irq, wfi, sysreg"),

@@ -79,8 +79,9 @@ struct FixtureTests {
         Fixture(name: "unknown-chunk-and-extension-record", folder: "good") {
             var stream = try base()
             stream.chunks.insert(.init(type: 0x42, payload: [1, 2, 3, 4], offset: 0), at: 3)
-            // Replace the first record of page 0 (exit_entry of 5+ bytes) by an extension record (id 64)
-            // of the same total length, so the page stays valid and only that event disappears.
+            // Replace the first record of page 0 (exit_entry of 5+ bytes) by an extension record of an
+            // id no decoder knows (127; 64 is guest_pc) of the same total length, so the page stays
+            // valid and only that event disappears.
             let chunk = stream.pageChunkIndices[0]
             var payload = stream.chunks[chunk].payload
             let first = TraceFileLayout.pageChunkPrefix + PageHeaderLayout.size
@@ -90,7 +91,7 @@ struct FixtureTests {
                 _ = try? decoder.next()
                 return decoder.offset
             }
-            payload[first] = 64
+            payload[first] = 127
             payload[first + 1] = 0  // delta 0
             payload[first + 2] = UInt8(firstLength - 3)  // payload length: the rest of the old record
             stream.chunks[chunk].payload = payload

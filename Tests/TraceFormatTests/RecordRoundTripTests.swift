@@ -29,6 +29,7 @@ let everyEventKind: [TraceEvent] = [
     .spanEnter(phase: 1), .spanLeave(phase: 1), .spanEnter(phase: 0), .spanLeave(phase: .max),
     .guestMarker(id: 0, value: 0), .guestMarker(id: .max, value: .max),
     .lostEvents(count: 0), .lostEvents(count: .max),
+    .guestPC(0), .guestPC(0x4008_1130), .guestPC(.max),
 ]
 
 @Test(arguments: everyEventKind, [UInt64(0), 1, 127, 128, 1 << 32, .max])
@@ -253,5 +254,27 @@ func preencodedExitEntryMatchesTheGeneralEncoder(vcpu: UInt16, delta: UInt64) {
         #expect(decoded.count % 4 == 0)  // the four never split
         #expect(UInt64(decoded.count) + producer.lostEvents == UInt64(expected.count))
         #expect(producer.producedEvents == UInt64(expected.count))
+    }
+}
+
+/// guest_pc is an extension record: a decoder that does not know id 64 (1.0) skips it by its length
+/// and still decodes the record after it with the right timestamp, and a longer payload (a later
+/// minor version adding fields) is skipped past by this decoder.
+@Test func guestPCIsSkippableAndForwardCompatible() throws {
+    var bytes = [UInt8](repeating: 0, count: 64)
+    let afterPC = bytes.withUnsafeMutableBytes { RecordEncoder.encode(.guestPC(0x4008_1130), delta: 5, to: $0.baseAddress!, at: 0) }
+    #expect(bytes[0] == EventID.guestPC.rawValue && bytes[1] == 5 && Int(bytes[2]) == afterPC - 3)
+    // The same record with two extra payload bytes, as a later version might write it.
+    var longer = Array(bytes[0..<afterPC])
+    longer[2] += 2
+    longer += [0xAA, 0x01]
+    let returnRecordStart = longer.count
+    longer += [0, 0]
+    _ = longer.withUnsafeMutableBytes { RecordEncoder.encode(.exitReturn, delta: 7, to: $0.baseAddress!, at: returnRecordStart) }
+    try longer.withUnsafeBytes { raw in
+        var decoder = RecordDecoder(base: raw.baseAddress!, length: longer.count)
+        #expect(try decoder.next()?.event == .guestPC(0x4008_1130))
+        let next = try #require(try decoder.next())
+        #expect(next.event == .exitReturn && next.delta == 7)
     }
 }

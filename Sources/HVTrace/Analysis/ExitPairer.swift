@@ -292,7 +292,7 @@ public struct ExitPairer<Sink: ExitSink> {
         case let .guestMarker(id, value):
             _ = isOpen(run)
             sink.markerSeen(cpu: cpu, vcpu: run.state.exit.vcpu, id: id, value: value, timestamp: timestamp)
-        case .hypercallResult, .virtualIRQ:
+        case .hypercallResult, .virtualIRQ, .guestPC:
             _ = isOpen(run)
         }
     }

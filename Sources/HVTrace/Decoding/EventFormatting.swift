@@ -125,6 +125,8 @@ public struct TraceTextFormatter {
             return "id=\(id) value=0x\(hex(value))"
         case let .lostEvents(count):
             return "count=\(count)"
+        case let .guestPC(pc):
+            return "pc=0x\(hex(pc))"
         }
     }
 

@@ -197,6 +197,7 @@ public func describeEvent(_ event: TraceEvent) -> String {
     case let .spanLeave(phase): return "span_leave \(HandlerPhase(rawValue: phase).map { "\($0.name)" } ?? "phase\(phase)")"
     case let .guestMarker(id, value): return "marker id=\(id) value=\(value)"
     case let .lostEvents(count): return "lost_events \(count)"
+    case let .guestPC(pc): return "guest_pc 0x\(String(pc, radix: 16))"
     }
 }
 
