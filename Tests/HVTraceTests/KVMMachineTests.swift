@@ -53,10 +53,11 @@ struct KVMMachineTests {
         #expect(markers.ftraceBegin == "hvkvm: ftrace begin")
         let initScript = try String(contentsOfFile: "\(Self.repository)/hypervisor/guests/kvm/init", encoding: .utf8)
         for name in ["HVKVM_READY_MARKER", "HVKVM_UNAVAILABLE_MARKER", "HVKVM_RUN_MARKER", "HVKVM_RUN_END_MARKER",
-                     "HVKVM_FTRACE_BEGIN_MARKER", "HVKVM_FTRACE_END_MARKER", "HVKVM_DONE_MARKER"] {
+                     "HVKVM_EVENT_IDS_MARKER", "HVKVM_FTRACE_BEGIN_MARKER", "HVKVM_FTRACE_END_MARKER", "HVKVM_DONE_MARKER"] {
             #expect(initScript.contains("$" + name), "init does not print \(name)")
         }
-        for value in [markers.ready, markers.unavailable, markers.run, markers.runEnd, markers.ftraceBegin, markers.ftraceEnd, markers.done] {
+        for value in [markers.ready, markers.unavailable, markers.run, markers.runEnd, markers.eventIDs, markers.ftraceBegin,
+                      markers.ftraceEnd, markers.done] {
             #expect(!initScript.contains(value), "init spells '\(value)' itself instead of using markers.txt")
         }
     }

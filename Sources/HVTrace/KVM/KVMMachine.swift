@@ -28,8 +28,21 @@ public enum KVMWorkload: String, CaseIterable, Sendable {
 public enum FtraceCaptureFormat: String, CaseIterable, Sendable {
     /// `cat /sys/kernel/tracing/trace`: microsecond timestamps.
     case trace
+    /// `trace_pipe`, read after the run (lost-events lines where the buffer wrapped).
+    case tracePipe = "trace-pipe"
     /// `trace-cmd extract` then `trace-cmd report -t`: nanosecond timestamps.
     case traceCmd = "trace-cmd"
+    /// `trace-cmd extract` then `trace-cmd report`: microseconds.
+    case traceCmdMicroseconds = "trace-cmd-us"
+}
+
+/// Which part of the run ftrace keeps.
+public enum FtraceWindow: String, CaseIterable, Sendable {
+    /// The whole run.
+    case all
+    /// The probe's compare-mode operations only: tracing on at the first SMCCC_VERSION call, off at
+    /// the next console access (the results are printed after all operations ran).
+    case compareOperations = "compare-ops"
 }
 
 /// Everything `hvtrace kvm run` can be told.
@@ -45,6 +58,9 @@ public struct KVMMachineOptions: Sendable {
     public var events: String?
     /// ftrace's `trace_clock`.
     public var traceClock = "local"
+    /// tracefs options to set (`raw`) or clear (`noirq-info`).
+    public var traceOptions: [String] = []
+    public var window: FtraceWindow = .all
     /// ftrace buffer per CPU.
     public var bufferKilobytes = 16384
     /// Print the capture (off: only the timing of a traced run is wanted).
@@ -91,6 +107,8 @@ public struct KVMMachineCommand: Equatable, Sendable {
             commandLine += ["hvkvm.format=\(options.captureFormat.rawValue)", "hvkvm.clock=\(options.traceClock)",
                             "hvkvm.buffer_kb=\(options.bufferKilobytes)", "hvkvm.dump=\(options.printCapture ? 1 : 0)"]
             if let events = options.events { commandLine.append("hvkvm.events=\(events)") }
+            if !options.traceOptions.isEmpty { commandLine.append("hvkvm.options=\(options.traceOptions.joined(separator: ","))") }
+            if options.window != .all { commandLine.append("hvkvm.window=\(options.window.rawValue)") }
         }
         if options.iterations > 0 { commandLine.append("hvkvm.iterations=\(options.iterations)") }
         if let poll = options.haltPollNanoseconds { commandLine.append("hvkvm.halt_poll_ns=\(poll)") }
@@ -120,6 +138,7 @@ public struct KVMMarkers: Sendable {
     public var unavailable: String
     public var run: String
     public var runEnd: String
+    public var eventIDs: String
     public var ftraceBegin: String
     public var ftraceEnd: String
     public var done: String
@@ -143,6 +162,7 @@ public struct KVMMarkers: Sendable {
         unavailable = try marker("HVKVM_UNAVAILABLE_MARKER")
         run = try marker("HVKVM_RUN_MARKER")
         runEnd = try marker("HVKVM_RUN_END_MARKER")
+        eventIDs = try marker("HVKVM_EVENT_IDS_MARKER")
         ftraceBegin = try marker("HVKVM_FTRACE_BEGIN_MARKER")
         ftraceEnd = try marker("HVKVM_FTRACE_END_MARKER")
         done = try marker("HVKVM_DONE_MARKER")

@@ -18,6 +18,8 @@ public struct KVMRunResult: Sendable {
     public var captureLines = 0
     /// The capture's `format=`.
     public var captureFormat: String?
+    /// `NAME=ID,…` of the enabled events (what `hvtrace import --event-ids` needs for options/raw).
+    public var eventIDs: String?
     public var seconds = 0.0
     public var command: KVMMachineCommand
 
@@ -92,6 +94,8 @@ public enum KVMMachineRun {
                 result.kvmMode = field("mode", in: line)
             } else if line.hasPrefix(markers.unavailable) {
                 throw .kvmUnavailable(reason: String(line.dropFirst(markers.unavailable.count)).trimmingLeadingSpaces)
+            } else if line.hasPrefix(markers.eventIDs) {
+                result.eventIDs = String(line.dropFirst(markers.eventIDs.count)).trimmingLeadingSpaces
             } else if line.hasPrefix(markers.runEnd) {
                 result.workloadStatus = field("status", in: line).flatMap { Int32($0) }
             } else if line.hasPrefix(markers.ftraceBegin) {

@@ -292,6 +292,24 @@ extension String {
 }
 
 extension SideBySideTable {
+    /// What is wrong with the probe's rows: a log without the compare mode's summary, an operation
+    /// missing or not `ok`. Empty when every probe figure is there and trustworthy.
+    public var probeProblems: [String] {
+        var problems: [String] = []
+        let names = ["smccc-version-hvc", "psci-version-hvc", "psci-version-smc", "mmio-read", "mmio-write", "sysreg-read",
+                     "timer-irq", "wfi-wake"]
+        for (label, log) in [("ours, tracing off", ours.off), ("ours, tracing on", ours.on),
+                             ("KVM, tracing off", kvm.off), ("KVM, tracing on", kvm.on)] {
+            guard let log else { problems.append("\(label): no probe log"); continue }
+            if !log.compareCompleted { problems.append("\(label): no 'failures=0' summary line") }
+            for name in names {
+                guard let operation = log.operations[name] else { problems.append("\(label): no \(name) line"); continue }
+                if !operation.ok { problems.append("\(label): \(name) FAILED") }
+            }
+        }
+        return problems
+    }
+
     /// The console log names `scripts/kvm-side-by-side.sh` writes into its output directory:
     /// `SIDE-WORKLOAD-TRACING.console` with SIDE ours|kvm, WORKLOAD probe|linux, TRACING off|on.
     public static func logName(side: String, workload: String, traced: Bool) -> String {

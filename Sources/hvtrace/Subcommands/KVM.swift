@@ -4,6 +4,7 @@ import HVTrace
 extension KVMVariant: ExpressibleByArgument {}
 extension KVMWorkload: ExpressibleByArgument {}
 extension FtraceCaptureFormat: ExpressibleByArgument {}
+extension FtraceWindow: ExpressibleByArgument {}
 
 /// `hvtrace kvm`: the KVM reference machine (issue 12).
 struct KVM: ParsableCommand {
@@ -35,8 +36,17 @@ struct KVMRun: ParsableCommand {
     @Flag(help: "Enable ftrace's kvm events at L1 during the run.")
     var ftrace = false
 
-    @Option(help: "How L1 prints the capture: trace (the trace file, microseconds) or trace-cmd (report -t, nanoseconds).")
+    @Option(help: "How L1 prints the capture: trace (the trace file, microseconds), trace-pipe, trace-cmd (report -t, nanoseconds) or trace-cmd-us.")
     var format: FtraceCaptureFormat = .traceCmd
+
+    @Option(help: ArgumentHelp("tracefs options to set (raw, record-tgid) or clear (noirq-info).", valueName: "option,…"))
+    var traceOptions: String?
+
+    @Option(help: "What ftrace keeps: all, or compare-ops (only the probe's measured operations).")
+    var window: FtraceWindow = .all
+
+    @Option(help: ArgumentHelp("Write the NAME=ID list of the enabled events to this file (for import --event-ids of options/raw captures).", valueName: "file"))
+    var eventIdsFile: String?
 
     @Option(help: ArgumentHelp("Write the ftrace capture to this file.", valueName: "file"))
     var capture: String?
@@ -74,7 +84,10 @@ struct KVMRun: ParsableCommand {
     func validate() throws {
         if gic != 2 && gic != 3 { throw ValidationError("--gic is 2 or 3") }
         if gic == 3 && workload == .probeCompare { throw ValidationError("the probe's compare mode needs the GICv2 CPU interface (--gic 2)") }
-        if capture != nil && !ftrace { throw ValidationError("--capture needs --ftrace") }
+        if (capture != nil || eventIdsFile != nil || traceOptions != nil || window != .all) && !ftrace {
+            throw ValidationError("--capture, --event-ids-file, --trace-options and --window need --ftrace")
+        }
+        if window == .compareOperations && workload != .probeCompare { throw ValidationError("--window compare-ops is for the probe-compare workload") }
         if bufferKb < 4 { throw ValidationError("--buffer-kb must be at least 4") }
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
     }
@@ -88,6 +101,8 @@ struct KVMRun: ParsableCommand {
         options.captureFormat = format
         options.events = events
         options.traceClock = traceClock
+        options.traceOptions = traceOptions.map { $0.split(separator: ",").map(String.init) } ?? []
+        options.window = window
         options.bufferKilobytes = bufferKb
         options.printCapture = capture != nil
         options.iterations = iterations
@@ -114,6 +129,12 @@ struct KVMRun: ParsableCommand {
         var summary = "hvtrace: kvm run: \(workload.rawValue) under KVM (\(result.kvmMode ?? "unknown mode")), "
             + "workload status \(result.workloadStatus.map(String.init) ?? "none"), \(String(format2(result.seconds))) s wall"
         if let capture { summary += ", capture \(capture): \(result.captureLines) lines (\(result.captureFormat ?? "?"))" }
+        if let eventIdsFile, let ids = result.eventIDs {
+            do { try TraceAnalysis.write(ids + "\n", to: eventIdsFile) } catch {
+                printError("\(eventIdsFile): \(error)")
+                throw ExitCode(2)
+            }
+        }
         printToStandardError(summary)
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }
     }

@@ -25,6 +25,9 @@ struct KVMTable: ParsableCommand {
     @Option(help: ArgumentHelp("Repository root (for the marker definitions).", valueName: "directory"))
     var root = "."
 
+    @Flag(help: "Exit 1 when a probe figure is missing or its operation failed (for CI).")
+    var check = false
+
     func validate() throws {
         if format == .json { throw ValidationError("--format is text or markdown") }
     }
@@ -39,5 +42,10 @@ struct KVMTable: ParsableCommand {
         }
         let table = SideBySideTable.load(directory: directory, markers: markers, machine: machine)
         print(table.rendered(markdown: format == .markdown), terminator: "")
+        if check {
+            let problems = table.probeProblems
+            for problem in problems { printError(problem) }
+            if !problems.isEmpty { throw ExitCode(1) }
+        }
     }
 }

@@ -11,7 +11,9 @@ import CProbe
 // T is the CNTVCT ticks of N operations in a tight loop, B those of the same loop without the
 // operation (the host subtracts it), F the counter frequency; under QEMU -icount shift=0 one tick
 // at 62.5 MHz is 16 ns = 16 instructions. The timer rows give the sum, min and max over N of the
-// ticks from the timer's deadline (CNTV_CVAL) to the guest seeing it.
+// ticks from the timer's deadline (CNTV_CVAL) to the guest seeing it. Every operation runs before the
+// first line is printed, so the measurements form one window without console traffic (under KVM
+// each character is two exits to the VMM) that a trace can be cut to.
 // x0 at entry: iterations per loop (0 = compareDefaultIterations).
 
 enum CompareOperation {
@@ -36,25 +38,42 @@ func compareTimerInterrupt() {
   write_cntv_ctl_el0(0)
 }
 
+/// One measured operation, printed after all of them ran.
+struct CompareLine {
+  let name: StaticString
+  let count: UInt64, ticks: UInt64, baseTicks: UInt64
+  let result: UInt64?
+  let mismatches: UInt64
+  let extra: (StaticString, UInt64, StaticString, UInt64)?
+  let ok: Bool
+}
+
 struct CompareRun {
   let iterations: UInt64
   let frequency = read_cntfrq_el0()
-  var operations: UInt64 = 0
+  var lines: [CompareLine] = []
   var failures: UInt64 = 0
 
-  /// One `COMPARE-op:` line. `ok` is the caller's verdict (consistent results, every wake-up seen).
+  /// Keeps one `COMPARE-op:` line. `ok` is the caller's verdict (consistent results, every wake-up seen).
   mutating func line(_ name: StaticString, count: UInt64, ticks: UInt64, baseTicks: UInt64, result: UInt64?,
                      mismatches: UInt64, extra: (StaticString, UInt64, StaticString, UInt64)? = nil, ok: Bool) {
-    operations += 1
     if !ok { failures += 1 }
-    Out.text(ProbeProtocol.markerCompareOp)
-    Out.text(" op="); Out.text(name)
-    Out.field("count", count); Out.field("ticks", ticks); Out.field("base-ticks", baseTicks)
-    Out.field("freq", frequency)
-    if let result { Out.text(" result="); Out.hex(result) }
-    Out.field("mismatches", mismatches)
-    if let extra { Out.field(extra.0, extra.1); Out.field(extra.2, extra.3) }
-    Out.verdict(ok)
+    lines.append(CompareLine(name: name, count: count, ticks: ticks, baseTicks: baseTicks, result: result,
+                             mismatches: mismatches, extra: extra, ok: ok))
+  }
+
+  /// Prints the kept lines.
+  func printLines() {
+    for line in lines {
+      Out.text(ProbeProtocol.markerCompareOp)
+      Out.text(" op="); Out.text(line.name)
+      Out.field("count", line.count); Out.field("ticks", line.ticks); Out.field("base-ticks", line.baseTicks)
+      Out.field("freq", frequency)
+      if let result = line.result { Out.text(" result="); Out.hex(result) }
+      Out.field("mismatches", line.mismatches)
+      if let extra = line.extra { Out.field(extra.0, extra.1); Out.field(extra.2, extra.3) }
+      Out.verdict(line.ok)
+    }
   }
 
   /// A function through HVC or SMC, `iterations` times; the first call's x0 is what every later
@@ -140,6 +159,7 @@ func compareMode(iterations requested: UInt64) {
   enableInterrupt(27)
   run.timer("timer-irq", delivered: true)
   run.timer("wfi-wake", delivered: false)
+  run.printLines()
   Out.text(ProbeProtocol.markerCompareDone)
-  Out.field("operations", run.operations); Out.field("failures", run.failures); Out.text("\r\n")
+  Out.field("operations", UInt64(run.lines.count)); Out.field("failures", run.failures); Out.text("\r\n")
 }
