@@ -8,6 +8,6 @@ struct HVTraceCommand: ParsableCommand {
         commandName: "hvtrace",
         abstract: "Record, decode and analyse hypervisor exit traces.",
         subcommands: [Record.self, Run.self, Snapshot.self, Report.self, Flame.self, Compare.self, Export.self, Top.self, Dump.self,
-                      Synth.self, DecodeBench.self, KVM.self, FakeQEMU.self]
+                      Synth.self, DecodeBench.self, Import.self, KVM.self, FakeQEMU.self]
     )
 }

@@ -90,10 +90,11 @@ public struct SyntheticGroundTruth: Sendable {
     public var eventsRecorded: UInt64 { eventsProduced - eventsLost }
 }
 
-/// Host stand-in for the hypervisor platform: no barriers needed within one process, and the page
-/// counter comes from the generator's simulated clock (per thread, so parallel tests don't mix).
-enum SyntheticPlatform: TracePlatform {
-    static let counterKey = "hvtrace.synthetic.counter"
+/// Host stand-in for the hypervisor platform when the host itself produces a trace (synthetic
+/// traces, `hvtrace import`): no barriers needed within one process, and the page counter comes
+/// from the producer's own clock (per thread, so parallel tests don't mix).
+enum HostRingPlatform: TracePlatform {
+    static let counterKey = "hvtrace.host-ring.counter"
     static func storeBarrier() {}
     static func loadBarrier() {}
     static func counterNow() -> UInt64 {
@@ -133,7 +134,7 @@ public enum SyntheticTraceGenerator {
         let region = UnsafeMutableRawPointer.allocate(byteCount: Int(layout.regionSize), alignment: 4096)
         defer { region.deallocate() }
         initializeTraceRegion(layout, at: region)
-        var producers = (0..<options.cpus).map { RingProducer<SyntheticPlatform>(region: region, layout: layout, cpu: $0) }
+        var producers = (0..<options.cpus).map { RingProducer<HostRingPlatform>(region: region, layout: layout, cpu: $0) }
         let drainer = RegionDrainer(region: region, layout: layout)
         var truth = SyntheticGroundTruth()
 
@@ -178,7 +179,7 @@ public enum SyntheticTraceGenerator {
             let latency = ticks(kind.latency.sample(&random) * (options.latencyScale[kind] ?? 1))
             let stamps = timestamps(kind: kind, eventCount: events.count, entry: entry, latency: latency, random: &random)
 
-            SyntheticPlatform.setCounter(entry * counterFrequency / options.clockFrequency)
+            HostRingPlatform.setCounter(entry * counterFrequency / options.clockFrequency)
             var recorded = [Bool](repeating: true, count: events.count)
             for (index, event) in events.enumerated() {
                 let lostBefore = producers[cpu].lostEvents
