@@ -80,8 +80,10 @@ struct HypervisorRun {
     var status: Int32
     var region: [UInt8]
 
-    /// Boots `guest=probe` plus `bootArguments`; stops at power-off, or when `stopWhen` matches the console.
-    static func probe(bootArguments: [String] = [], deterministic: Bool = true, timeout: Double = 240,
+    /// Boots `guest=GUEST` (a mode of the probe image) plus `bootArguments`; stops at power-off, or
+    /// when `stopWhen` matches the console. `pinnedCPU`: QEMU runs on that host CPU only (taskset).
+    static func probe(guest: String = "probe", bootArguments: [String] = [], deterministic: Bool = true,
+                      timeout: Double = 240, pinnedCPU: Int? = nil,
                       stopWhen: ((String) -> Bool)? = nil) throws -> HypervisorRun {
         try buildOnce.get()
         guard let qemuPath else { throw IntegrationFailure(description: "qemu-system-aarch64 is not installed") }
@@ -95,12 +97,12 @@ struct HypervisorRun {
             "-nographic", "-no-reboot",
             "-kernel", "\(repositoryRoot)/hypervisor/build/hv.elf",
             "-device", "loader,file=\(repositoryRoot)/hypervisor/build/probe.bin,addr=0x50080000,force-raw=on",
-            "-append", (["guest=probe"] + bootArguments).joined(separator: " "),
+            "-append", (["guest=\(guest)"] + bootArguments).joined(separator: " "),
         ]
         if deterministic {
             arguments += ["-icount", "shift=0,sleep=off", "-rtc", "base=2024-01-01T00:00:00,clock=vm"]
         }
-        let (status, console) = try runProcess(qemuPath, arguments, timeout: timeout, stopWhen: stopWhen)
+        let (status, console) = try runPinned(qemuPath, arguments, cpu: pinnedCPU, timeout: timeout, stopWhen: stopWhen)
         guard let file = FileHandle(forReadingAtPath: ramFile) else {
             throw IntegrationFailure(description: "RAM file \(ramFile) missing after the run; console:\n\(console)")
         }
@@ -108,6 +110,29 @@ struct HypervisorRun {
         try file.seek(toOffset: TraceRegion.ramFileOffset)
         let bytes = try file.read(upToCount: Int(TraceRegion.maximumSize)) ?? Data()
         return HypervisorRun(console: console, status: status, region: [UInt8](bytes))
+    }
+
+    /// The probe image run directly on QEMU (no hypervisor, the CPU starts at EL1) in probe mode
+    /// `mode` (protocol.txt), which it reads from the word at `directModeWordIPA`. Free-running.
+    static func directProbe(mode: UInt64, pinnedCPU: Int? = nil, timeout: Double = 60) throws -> HypervisorRun {
+        try buildOnce.get()
+        guard let qemuPath else { throw IntegrationFailure(description: "qemu-system-aarch64 is not installed") }
+        let word = 0x4856_5452 << 32 | mode  // ProbeProtocol.modeMagic in [63:32]
+        let arguments = [
+            "-M", "virt,gic-version=2", "-cpu", "cortex-a72", "-smp", "1", "-m", "1G", "-nographic", "-no-reboot",
+            "-kernel", "\(repositoryRoot)/hypervisor/build/probe.elf",
+            "-device", "loader,addr=0x4007fff8,data=0x\(String(word, radix: 16)),data-len=8",
+        ]
+        let (status, console) = try runPinned(qemuPath, arguments, cpu: pinnedCPU, timeout: timeout, stopWhen: nil)
+        return HypervisorRun(console: console, status: status, region: [])
+    }
+
+    /// `runProcess`, under `taskset -c CPU` when `cpu` is given.
+    private static func runPinned(_ executable: String, _ arguments: [String], cpu: Int?, timeout: Double,
+                                  stopWhen: ((String) -> Bool)?) throws -> (status: Int32, output: String) {
+        guard let cpu else { return try runProcess(executable, arguments, timeout: timeout, stopWhen: stopWhen) }
+        return try runProcess("/usr/bin/taskset", ["-c", "\(cpu)", executable] + arguments, timeout: timeout,
+                              stopWhen: stopWhen)
     }
 
     /// The first console line starting with `marker`, split into `key=value` fields.

@@ -29,7 +29,7 @@ func hypervisorMain(_ deviceTreeAddress: UInt64, _ bootCounter: UInt64) -> Never
   let guestName = boot.argument("guest") ?? Array("probe".utf8)
   guard let kind = GuestKind(name: guestName) else {
     Console.write("hv: unknown guest=\""); Console.write(bytes: guestName)
-    Console.write("\" (probe, hostile, probe-compare, nimbos-contract, nimbos, linux)\r\n")
+    Console.write("\" (probe, hostile, probe-compare, probe-timer-rate, nimbos-contract, nimbos, linux)\r\n")
     Firmware.systemOff()
   }
   let seed = boot.argument("seed").flatMap(parseUnsigned) ?? ProbeProtocol.hostileDefaultSeed

@@ -9,6 +9,8 @@ enum GuestKind {
   /// The probe's compare mode: the operations measured side by side with KVM (issue 12).
   case probeCompare
   case nimbosContract
+  /// The probe's timer-rate mode: a guest that never exits, with a self-re-arming timer (issue 14).
+  case probeTimerRate
   case nimbos
   case linux
 
@@ -18,6 +20,7 @@ enum GuestKind {
     else if bytesEqual(slice, "hostile") { self = .hostile }
     else if bytesEqual(slice, "probe-compare") { self = .probeCompare }
     else if bytesEqual(slice, "nimbos-contract") { self = .nimbosContract }
+    else if bytesEqual(slice, "probe-timer-rate") { self = .probeTimerRate }
     else if bytesEqual(slice, "nimbos") { self = .nimbos }
     else if bytesEqual(slice, "linux") { self = .linux }
     else { return nil }
@@ -66,6 +69,8 @@ enum VMConfigs {
     case .nimbosContract:
       return small(name: "nimbos-contract", x1: probeMode(ProbeProtocol.modeNimbOSContract),
                    testDevice: nil)
+    case .probeTimerRate:
+      return small(name: "probe-timer-rate", x1: probeMode(ProbeProtocol.modeTimerRate), testDevice: nil)
     case .nimbos:
       return small(name: "nimbos", x1: 0, testDevice: nil)
     case .linux:

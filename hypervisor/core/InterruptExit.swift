@@ -2,9 +2,9 @@ import CHAL
 import TraceFormat
 
 /// A physical IRQ arrived while a guest ran (exceptions.S, lower-EL IRQ vector). The CPU
-/// interface runs with EOImode = 1: EOIR only drops priority. Hardware-linked interrupts stay
-/// active until the guest's virtual EOI deactivates them through the LR's HW bit; the
-/// hypervisor's own (maintenance, kick) are deactivated here.
+/// interface runs with EOImode = 1: EOIR only drops priority. Interrupts forwarded to the guest
+/// stay active until the guest's EOI of the virtual interrupt (VirtualGIC retires them on the
+/// EOI maintenance interrupt); the hypervisor's own (maintenance, kick) are deactivated here.
 @_cdecl("hv_lower_irq_exit")
 func handleLowerInterruptExit(_ frame: UnsafeMutablePointer<TrapFrame>) {
   let vcpu = VCpu.current
@@ -28,7 +28,7 @@ func handleLowerInterruptExit(_ frame: UnsafeMutablePointer<TrapFrame>) {
 func handlePhysicalInterrupt(_ interrupt: UInt32, iar: UInt32, vcpu: VCpu) {
   let gic = vcpu.vm.gic
   if gic.isHardwareLinked(interrupt) {
-    // Left active: the guest's EOI of the virtual interrupt deactivates it.
+    // Left active until the guest's EOI of the virtual interrupt.
     Trace.spanEnter(.vgicInjection)
     gic.hardwareInterruptFired(interrupt, vcpu: vcpu)
     Trace.spanLeave(.vgicInjection)
@@ -37,7 +37,8 @@ func handlePhysicalInterrupt(_ interrupt: UInt32, iar: UInt32, vcpu: VCpu) {
   GICCPUInterface.deactivate(iar)
   switch interrupt {
   case Platform.maintenanceInterrupt, Platform.kickInterrupt:
-    // Underflow maintenance or another CPU's kick: `synchronize` refills the list registers.
+    // EOI or underflow maintenance, or another CPU's kick: `synchronize` retires and refills
+    // the list registers.
     gic.requestRefill(vcpu)
   default:
     Console.write("hv: unexpected physical interrupt "); Console.write(decimal: UInt64(interrupt))

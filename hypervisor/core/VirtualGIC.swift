@@ -6,12 +6,23 @@ import CHAL
 /// - The guest's GICD page is unmapped in stage 2; every access traps and lands in
 ///   `access(_:offset:value:vcpu:)` (IHI 0048B 4.3).
 /// - The guest's GICC is the hardware GICV frame: acknowledging and EOI run without exits.
-/// - Physical interrupts the VM owns (the timer PPIs, the PL011's SPI) are *hardware-linked*: the
+/// - Physical interrupts the VM owns (the timer PPIs, the PL011's SPI) are *forwarded*: the
 ///   hypervisor only drops their priority (EOImode = 1), raises the line in the model and injects
-///   the virtual interrupt with LR.HW = 1 and pINTID = the same INTID. The physical interrupt stays
-///   active, so it cannot fire again, until the guest's EOI deactivates both (IHI 0048B 5.3.11,
-///   and KVM's "active state" recipe for the virtual timer, arch_timer.c). An interrupt the guest
-///   has disabled simply stays physically active and undelivered until it is enabled.
+///   the virtual interrupt with LR.EOI = 1. The physical interrupt stays active, so it cannot fire
+///   again, until the guest's EOI raises the EOI maintenance interrupt and the hypervisor
+///   deactivates it with GICC_DIR (IHI 0048B 5.3.11 and 5.3.7). An interrupt the guest has
+///   disabled simply stays physically active and undelivered until it is enabled.
+///
+///   Why not LR.HW = 1 (the guest's EOI deactivating the physical interrupt without an exit, as KVM
+///   does): QEMU's GICv2 (hw/intc/arm_gic.c, 7.2 and later) handles that EOI in gic_complete_irq →
+///   gic_clear_active, which clears the physical active bit and then re-evaluates only the *virtual*
+///   interface (gic_update_virt), never the physical one (gic_update). A level interrupt that
+///   re-asserted while active (a virtual timer re-armed to a deadline that passes before the
+///   handler's EOI, common under free-running TCG) is then pending and inactive but never signalled,
+///   until some other GIC register write or input change runs gic_update: a guest that does not
+///   exit sees no timer at all (issue 14; probe mode probe-timer-rate). GICC_DIR runs through
+///   gic_cpu_write, which does call gic_update. The cost is one maintenance exit per forwarded
+///   interrupt.
 /// - SGIs (GICD_SGIR writes) go into the model; a target vCPU on another physical CPU gets a
 ///   physical SGI ("kick") so it exits and refills its list registers.
 final class VirtualGIC {
@@ -75,10 +86,9 @@ final class VirtualGIC {
 
   // MARK: Interrupt sources
 
-  /// A hardware-linked physical interrupt fired on `vcpu`'s physical CPU (and is left active).
-  /// The LRs the guest finished with are retired first: the guest may have EOIed the previous
-  /// occurrence (deactivating the physical interrupt, which is why it could fire again) without
-  /// an exit since, and retiring it afterwards would lower the line just raised.
+  /// A forwarded physical interrupt fired on `vcpu`'s physical CPU (and is left active).
+  /// The LRs the guest finished with are retired first, so that a line lowered there cannot
+  /// undo the one raised here.
   func hardwareInterruptFired(_ interrupt: UInt32, vcpu: VCpu) {
     lock.lock()
     retireFinished(vcpu)
@@ -87,7 +97,7 @@ final class VirtualGIC {
     lock.unlock()
   }
 
-  /// The underflow maintenance interrupt or a kick arrived: look at the model again on the way
+  /// A maintenance interrupt (EOI of a forwarded interrupt, or underflow) or a kick arrived: look at the model again on the way
   /// back to the guest. (Under the lock: the other CPU may be setting bits of the same word.)
   func requestRefill(_ vcpu: VCpu) {
     lock.lock()
@@ -143,17 +153,25 @@ final class VirtualGIC {
     lock.unlock()
   }
 
-  /// Retires the LRs of `vcpu` that went invalid (GICH_ELRSR): the guest deactivated them. A
-  /// hardware-linked line is lowered: its physical interrupt, deactivated by the same EOI, fires
-  /// again if the source is still asserted. Called with the lock held, on `vcpu`'s physical CPU.
+  /// Retires the LRs of `vcpu` the guest has finished with: invalid and free (GICH_ELRSR), or
+  /// invalid with an EOI maintenance request (GICH_EISR: the forwarded interrupts). A forwarded
+  /// interrupt's LR is cleared (which drops the maintenance interrupt), its physical interrupt is
+  /// deactivated with GICC_DIR (it fires again if the source is still asserted) and its line in
+  /// the model lowered. Called with the lock held, on `vcpu`'s physical CPU.
   private func retireFinished(_ vcpu: VCpu) {
     guard vcpu.listRegisters.inUse != 0 else { return }
-    let empty = GICHypervisorInterface.emptyListRegisters()
-    for index in 0..<vcpu.listRegisters.count where vcpu.listRegisters.inUse & empty & (1 << UInt32(index)) != 0 {
+    var finished = GICHypervisorInterface.emptyListRegisters()
+    if vcpu.listRegisters.forwardedInUse != 0 { finished |= GICHypervisorInterface.endOfInterruptListRegisters() }
+    finished &= vcpu.listRegisters.inUse
+    guard finished != 0 else { return }
+    for index in 0..<vcpu.listRegisters.count where finished & (1 << UInt32(index)) != 0 {
       let entry = vcpu.listRegisters.entries[index]
       vcpu.listRegisters.inUse &= ~(1 << UInt32(index))
       let interrupt = Int(entry.interrupt)
       if entry.hardwareLinked {
+        vcpu.listRegisters.forwardedInUse &= ~(1 << UInt32(index))
+        GICHypervisorInterface.setListRegister(index, 0)
+        GICCPUInterface.deactivate(UInt32(interrupt))
         _ = distributor.setLineLevel(interrupt: interrupt, asserted: false, vcpu: vcpu.index)
       }
       let update = distributor.deactivate(vcpu: vcpu.index, interrupt: interrupt)
@@ -167,13 +185,14 @@ final class VirtualGIC {
     let interrupt = UInt32(deliverable.interrupt)
     distributor.acknowledge(vcpu: vcpu.index, interrupt: Int(interrupt),
                             sourceVCPU: Int(deliverable.sourceVCPU))
-    let hardware = interrupt >= 16 && isHardwareLinked(interrupt)
+    let forwarded = interrupt >= 16 && isHardwareLinked(interrupt)
     let value = GICListRegister(virtualInterrupt: interrupt, priority: deliverable.priority,
-                                hardwareInterrupt: hardware ? interrupt : nil,
+                                maintenanceOnEOI: forwarded,
                                 group1: deliverable.group1, sourceCPU: deliverable.sourceVCPU)
     GICHypervisorInterface.setListRegister(index, value.rawValue)
-    vcpu.listRegisters.entries[index] = ListRegisterEntry(interrupt: UInt16(interrupt), hardwareLinked: hardware)
+    vcpu.listRegisters.entries[index] = ListRegisterEntry(interrupt: UInt16(interrupt), hardwareLinked: forwarded)
     vcpu.listRegisters.inUse |= 1 << UInt32(index)
+    if forwarded { vcpu.listRegisters.forwardedInUse |= 1 << UInt32(index) }
     Trace.virtualInterruptInjected(interrupt, vcpu: vcpu)
   }
 
@@ -192,6 +211,7 @@ final class VirtualGIC {
       _ = distributor.deactivate(vcpu: vcpu.index, interrupt: Int(entry.interrupt))
     }
     vcpu.listRegisters.inUse = 0
+    vcpu.listRegisters.forwardedInUse = 0
     lock.unlock()
   }
 
@@ -209,7 +229,7 @@ final class VirtualGIC {
 /// What the hypervisor put in one list register.
 struct ListRegisterEntry {
   var interrupt: UInt16 = 0
-  /// LR.HW was set: the physical interrupt of the same INTID is deactivated by the guest's EOI.
+  /// A forwarded physical interrupt of the same INTID, left active until the guest's EOI.
   var hardwareLinked = false
 }
 
@@ -241,6 +261,8 @@ struct ListRegisterFile {
     get { state & Self.underflowBit != 0 }
     set { state = newValue ? state | Self.underflowBit : state & ~Self.underflowBit }
   }
+  /// Bit n: LR n holds a forwarded interrupt (LR.EOI = 1), so GICH_EISR is worth reading.
+  var forwardedInUse: UInt32 = 0
   var entries: UnsafeMutablePointer<ListRegisterEntry>
   /// pendingDeliverable's output buffer (never allocated on an exit path).
   let scratch: UnsafeMutablePointer<VGICDeliverable>
@@ -264,6 +286,7 @@ struct ListRegisterFile {
     count = min(GICHypervisorInterface.listRegisterCount, ListRegisterFile.maximumCount)
     for index in 0..<count { GICHypervisorInterface.setListRegister(index, 0) }
     inUse = 0
+    forwardedInUse = 0
     needsRefill = true
     underflowRequested = false
     GICHypervisorInterface.setControl(enabled: true, underflowInterrupt: false)

@@ -53,8 +53,8 @@ enum GICDistributor {
 }
 
 /// The physical GICv2 CPU interface (IHI 0048B, 4.4), run with EOImode = 1 so that EOIR
-/// only drops priority and deactivation happens separately (by GICC_DIR, or by the guest's
-/// virtual EOI for interrupts injected with the HW bit).
+/// only drops priority and deactivation happens separately, by GICC_DIR: at once for the
+/// hypervisor's own interrupts, after the guest's EOI for the ones a VM owns.
 enum GICCPUInterface {
   static var base: UInt64 = Platform.cpuInterfaceBase
   /// GICC_PMR: interrupts with a priority value below this are signalled.
@@ -73,14 +73,6 @@ enum GICCPUInterface {
   /// GICC_DIR: deactivate.
   @inline(__always) static func deactivate(_ iar: UInt32) { mmio_write32(base + 0x1000, iar) }
 
-  /// Rewrites GICC_PMR with the value it holds, so the CPU interface signals whatever is pending
-  /// now. On hardware a no-op. On QEMU (seen with 7.2) it is needed before a WFI: when a guest's
-  /// EOI deactivates a physical interrupt through a hardware-linked list register (GICH_LR.HW),
-  /// QEMU clears the physical active state without re-evaluating the physical CPU interface, so an
-  /// interrupt already pending again (the virtual timer whose next deadline has passed) is not
-  /// signalled until some other GIC register is written, and a WFI would sleep through it
-  /// (`CPU.waitForInterrupt` calls this first).
-  @inline(__always) static func refreshSignalledInterrupts() { mmio_write32(base + 0x004, priorityMask) }
 }
 
 /// The GICv2 virtual interface control block, GICH (IHI 0048B, 5.3): list registers through
@@ -105,8 +97,13 @@ enum GICHypervisorInterface {
     mmio_write32(base + 0x100 + UInt64(index) * 4, value)
   }
 
-  /// GICH_ELRSR0: bit n set when LR n holds no valid interrupt.
+  /// GICH_ELRSR0 (IHI 0048B 5.3.8): bit n set when LR n holds no valid interrupt and is free
+  /// (an invalid LR with EOI = 1 is not free: it is in GICH_EISR until rewritten).
   @inline(__always) static func emptyListRegisters() -> UInt32 { mmio_read32(base + 0x030) }
+  /// GICH_EISR0 (IHI 0048B 5.3.7): bit n set when LR n asked for an EOI maintenance interrupt
+  /// (LR.EOI = 1, HW = 0) and the guest has EOIed it. GICH_MISR.EOI, and so the maintenance
+  /// interrupt, stays asserted until the hypervisor rewrites those LRs.
+  @inline(__always) static func endOfInterruptListRegisters() -> UInt32 { mmio_read32(base + 0x020) }
   /// GICH_MISR: maintenance interrupt status.
   static func maintenanceStatus() -> UInt32 { mmio_read32(base + 0x010) }
   /// GICH_VMCR (saved per vCPU on a switch).

@@ -39,13 +39,8 @@ enum CPU {
   static func currentExceptionLevel() -> UInt64 { (read_currentel() >> 2) & 3 }
   /// SCTLR_EL2 M, C, I bits (MMU, data cache, instruction cache).
   static func el2TranslationAndCachesEnabled() -> Bool { read_sctlr_el2() & 0x1005 == 0x1005 }
-  /// Physical wait for interrupt at EL2 (wakes on any pending IRQ even while masked). The GIC CPU
-  /// interface is made to signal what is pending first, so the WFI cannot sleep through it on
-  /// QEMU (see `GICCPUInterface.refreshSignalledInterrupts`).
-  @inline(__always) static func waitForInterrupt() {
-    GICCPUInterface.refreshSignalledInterrupts()
-    hal_wfi()
-  }
+  /// Physical wait for interrupt at EL2 (wakes on any pending IRQ even while masked).
+  @inline(__always) static func waitForInterrupt() { hal_wfi() }
   @inline(__always) static func waitForEvent() { hal_wfe() }
   /// Wakes physical CPUs waiting in WFE.
   @inline(__always) static func sendEvent() { hal_sev() }

@@ -21,11 +21,16 @@ void *memset(void *dst, int value, size_t count) {
 void *memcpy(void *restrict dst, const void *restrict src, size_t count) {
     unsigned char *d = dst;
     const unsigned char *s = src;
-    if ((((uintptr_t)d | (uintptr_t)s | count) & 7) == 0) {
+    /* Words while both pointers are 8-byte aligned (Swift copies structs of any size with this,
+       e.g. 1268 bytes: byte by byte that was 6k instructions), then the tail bytes. */
+    if ((((uintptr_t)d | (uintptr_t)s) & 7) == 0) {
         uint64_t *d8 = (uint64_t *)d;
         const uint64_t *s8 = (const uint64_t *)s;
-        for (size_t i = 0; i < count / 8; i++) d8[i] = s8[i];
-        return dst;
+        size_t words = count / 8;
+        for (size_t i = 0; i < words; i++) d8[i] = s8[i];
+        d += words * 8;
+        s += words * 8;
+        count -= words * 8;
     }
     while (count--) *d++ = *s++;
     return dst;

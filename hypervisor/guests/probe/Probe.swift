@@ -107,7 +107,8 @@ func probeInterrupt() {
   let id = iar & 0x3FF
   switch id {
   case 27:
-    compareTimerInterrupt()  // the virtual timer: only the compare mode enables it
+    // The virtual timer: enabled by the compare and timer-rate modes only.
+    if TimerRate.running { timerRateInterrupt() } else { compareTimerInterrupt() }
   case 30:
     Interrupts.timer += 1
     write_cntp_ctl_el0(0)  // stop the timer: level drops
@@ -434,9 +435,15 @@ func contractMode() {
 // MARK: - Entry
 
 @_cdecl("probe_main")
-func probeMain(_ mode: UInt64, _ argument: UInt64) {
+func probeMain(_ entryMode: UInt64, _ argument: UInt64) {
   // The probe keeps general registers only; allow FP anyway in case the compiler disagrees.
   write_cpacr_el1(3 << 20)
+  // No mode in x1: started directly on QEMU, the mode is in the word below the image.
+  let mode = entryMode >> 32 == ProbeProtocol.modeMagic ? entryMode : probe_load64(ProbeProtocol.directModeWordIPA)
+  if mode >> 32 == ProbeProtocol.modeMagic && mode & 0xFFFF == ProbeProtocol.modeTimerRate {
+    timerRateMode()
+    _ = probe_hvc(Function.systemOff, 0, 0, 0)
+  }
   if mode >> 32 == ProbeProtocol.modeMagic && mode & 0xFFFF == ProbeProtocol.modeHostile {
     hostileMode(seed: argument >> 32, operations: argument & 0xFFFF_FFFF)
   } else if mode >> 32 == ProbeProtocol.modeMagic && mode & 0xFFFF == ProbeProtocol.modeCompare {
