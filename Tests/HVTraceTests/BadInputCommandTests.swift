@@ -63,7 +63,7 @@ struct BadInputCommandTests {
         ("empty.hvt", "empty.hvt: empty file (0 bytes): not an .hvt trace; record one again or check the copy"),
         ("not-a-trace.hvt", "not-a-trace.hvt: not an .hvt trace: byte 0 should start a zstd frame (28 b5 2f fd) but holds 54 68 69 73 20 69 73 20"),
         ("wrong-magic.hvt", #"wrong-magic.hvt: not an .hvt trace: stream offset 0 holds magic 0x00584c4946545648, expected 0x00454c4946545648 ("HVTFILE\0")"#),
-        ("future-version.hvt", "future-version.hvt: file format version 2.0 is not supported by this hvtrace (reads 1.x): update hvtrace"),
+        ("future-version.hvt", "future-version.hvt: file format version 2.1 is not supported by this hvtrace (reads 1.x): update hvtrace"),
         ("clock-frequency-zero.hvt", "clock-frequency-zero.hvt: invalid trace header at stream offset 36: region header field 'clock frequency' (region offset 16) holds 0, which is impossible"),
         ("truncated-in-header.hvt", "truncated-in-header.hvt: file ends at byte 43 inside the trace header (stream offset 30): the recording was cut short; nothing can be decoded"),
     ]
@@ -144,10 +144,10 @@ struct BadInputCommandTests {
         Case(arguments: ["synth", "--events", "100", "-o", "no-such-directory/out.hvt"],
              stderr: summaryPrefix + "no-such-directory/out.hvt: create failed: No such file or directory"),
         Case(arguments: ["snapshot", "good.hvt", "-o", "out.hvt"],
-             stderr: summaryPrefix + "good.hvt: file ends at byte 1186, but 4096 bytes are needed from offset 0x8000000: not a RAM file or memory dump of an hvtrace run, or --offset is wrong",
+             stderr: summaryPrefix + "good.hvt: file ends at byte 1324, but 4096 bytes are needed from offset 0x8000000: not a RAM file or memory dump of an hvtrace run, or --offset is wrong",
              absent: ["out.hvt"]),
         Case(arguments: ["snapshot", "good.hvt", "--offset", "0xffffffffffffffff"],
-             stderr: summaryPrefix + "good.hvt: file ends at byte 1186, but 4096 bytes are needed from offset 0xffffffffffffffff: not a RAM file or memory dump of an hvtrace run, or --offset is wrong"),
+             stderr: summaryPrefix + "good.hvt: file ends at byte 1324, but 4096 bytes are needed from offset 0xffffffffffffffff: not a RAM file or memory dump of an hvtrace run, or --offset is wrong"),
         Case(arguments: ["snapshot", "none.bin"], stderr: summaryPrefix + "none.bin: cannot open: No such file or directory"),
         Case(arguments: ["snapshot", "good.hvt", "--offset", "twelve"],
              stderr: summaryPrefix + "--offset: expected a byte count (decimal or 0x…), got 'twelve'"),
@@ -192,9 +192,9 @@ struct BadInputCommandTests {
     /// A trace cut after its header is not an error: what came before the cut is reported, with a
     /// warning naming the offset on stderr and the loss banner as the report's first line.
     @Test(arguments: [
-        ("truncated-in-page-header.hvt", "file ends at byte 1076 (stream offset 1620) inside the chunk that starts at stream offset 1589, before the end chunk"),
-        ("truncated-mid-record.hvt", "file ends at byte 1116 (stream offset 1686) inside the chunk that starts at stream offset 1589, before the end chunk"),
-        ("truncated-mid-zstd-frame.hvt", "file ends at byte 885 (stream offset 1094) between chunks, inside a zstd frame, before the end chunk"),
+        ("truncated-in-page-header.hvt", "file ends at byte 1075 (stream offset 1620) inside the chunk that starts at stream offset 1589, before the end chunk"),
+        ("truncated-mid-record.hvt", "file ends at byte 1115 (stream offset 1686) inside the chunk that starts at stream offset 1589, before the end chunk"),
+        ("truncated-mid-zstd-frame.hvt", "file ends at byte 880 (stream offset 1094) between chunks, inside a zstd frame, before the end chunk"),
     ])
     func truncatedTraceIsReportedWithAWarningNamingTheOffset(file: String, detail: String) throws {
         let directory = try Self.workspace()

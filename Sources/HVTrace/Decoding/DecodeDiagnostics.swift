@@ -37,6 +37,9 @@ public enum DiagnosticKind: Int, CaseIterable, Sendable {
     case truncatedFile
     case mergeReadAheadLimit
     case counterSaturated
+    case corruptFrame
+    case corruptFrameEvents
+    case seekIndexRebuilt
 
     /// The counter's stable name (printed, and matched by tests and scripts).
     public var name: String {
@@ -64,13 +67,16 @@ public enum DiagnosticKind: Int, CaseIterable, Sendable {
         case .truncatedFile: return "truncated_file"
         case .mergeReadAheadLimit: return "merge_read_ahead_limit"
         case .counterSaturated: return "counter_saturated"
+        case .corruptFrame: return "corrupt_frame"
+        case .corruptFrameEvents: return "corrupt_frame_events"
+        case .seekIndexRebuilt: return "seek_index_rebuilt"
         }
     }
 
     public var severity: DiagnosticSeverity {
         switch self {
-        case .openPageTailCut, .skippedExtensionRecords, .skippedUnknownChunks: return .info
-        case .lostEvents, .lostEventsAtEnd, .lostPages, .overwrittenPages, .truncatedFile, .emptyPage: return .dataLoss
+        case .openPageTailCut, .skippedExtensionRecords, .skippedUnknownChunks, .seekIndexRebuilt: return .info
+        case .lostEvents, .lostEventsAtEnd, .lostPages, .overwrittenPages, .truncatedFile, .emptyPage, .corruptFrameEvents: return .dataLoss
         default: return .error
         }
     }
@@ -99,6 +105,9 @@ public enum DiagnosticKind: Int, CaseIterable, Sendable {
         case .readError: return "read errors; the rest of the file is unreadable"
         case .truncatedFile: return "the file ends before its end chunk; every complete page before the cut was decoded"
         case .mergeReadAheadLimit: return "the time-ordered merge read too far ahead without a watermark; some events may be out of order across CPUs"
+        case .corruptFrame: return "zstd frames that failed to decompress or ended inside a chunk; the rest of that frame was skipped, later frames were decoded"
+        case .corruptFrameEvents: return "events the seek index lists for corrupt frames beyond those decoded from them"
+        case .seekIndexRebuilt: return "the seek index was missing or damaged; the frame list was rebuilt by scanning the zstd frame headers"
         case .counterSaturated: return "counters that reached 2^64-1 and stopped there instead of wrapping (the trace claims impossibly many events or pages)"
         }
     }

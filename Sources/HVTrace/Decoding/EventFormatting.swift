@@ -29,7 +29,7 @@ public struct TraceTextFormatter {
     public func headerBlock(path: String) -> String {
         let region = header.region
         var lines = ["hvtrace file: \(path)"]
-        lines.append("  format: \(TraceFileLayout.majorVersion).\(TraceFileLayout.minorVersion), region format \(region.versionMajor).\(region.versionMinor)")
+        lines.append("  format: \(TraceFileLayout.majorVersion).\(header.fileMinorVersion), region format \(region.versionMajor).\(region.versionMinor)")
         lines.append("  clock: \(region.clockSource.name) at \(region.clockFrequency) Hz; page counter at \(region.counterFrequency) Hz")
         lines.append("  rings: \(region.cpuCount) cpus x \(region.pagesPerCPU) pages x \(region.pageSize) bytes, mode \(region.mode.name)")
         lines.append("  region build id: \(hex(region.buildIDHigh, digits: 16))\(hex(region.buildIDLow, digits: 16))")

@@ -32,6 +32,8 @@ public struct SyntheticTraceOptions: Sendable {
     /// Flip one byte in the records of every N-th drained page (0 = never): corruption tests.
     public var corruptEveryNthPage: Int = 0
     public var compressionLevel: Int32 = TraceFileWriter.defaultCompressionLevel
+    /// Stream bytes per zstd frame (`TraceFileWriter.frameTarget`).
+    public var frameTarget = TraceFileWriter.defaultFrameTarget
     public var guestName = "synthetic"
     /// Host time written to the header (fixed by default so the same seed gives the same bytes).
     public var hostTimeNanoseconds: UInt64 = 1_767_225_600_000_000_000
@@ -130,7 +132,8 @@ public enum SyntheticTraceGenerator {
                                      extra: [MetadataEntry(key: "generator", value: "hvtrace synth"),
                                              MetadataEntry(key: "seed", value: String(options.seed)),
                                              MetadataEntry(key: "mix", value: mixText)])
-        let writer = try TraceFileWriter(path: path, header: header, compressionLevel: options.compressionLevel)
+        let writer = try TraceFileWriter(path: path, header: header, compressionLevel: options.compressionLevel,
+                                         frameTarget: options.frameTarget)
         let region = UnsafeMutableRawPointer.allocate(byteCount: Int(layout.regionSize), alignment: 4096)
         defer { region.deallocate() }
         initializeTraceRegion(layout, at: region)

@@ -44,8 +44,10 @@ final class StreamDecompressor {
     /// Nothing more will come: the input ended or failed.
     private(set) var finished = false
 
-    init(file: any CompressedInput) throws(TraceFileError.Reason) {
+    /// `fileOffset`: where in the file `file`'s first byte is (for the offsets in messages).
+    init(file: any CompressedInput, fileOffset: UInt64 = 0) throws(TraceFileError.Reason) {
         self.file = file
+        inputFileOffset = fileOffset
         decompressor = try ZstdDecompressor()
         input = .allocate(byteCount: ZstdDecompressor.recommendedInputSize, alignment: 16)
         try refillInput()
@@ -245,8 +247,11 @@ final class DecompressedWindow {
     /// Stream offset of `buffer[start]`.
     private(set) var streamOffset: UInt64 = 0
 
-    init(file: any CompressedInput, capacity: Int, pipelined: Bool) throws(TraceFileError.Reason) {
-        decompressor = try StreamDecompressor(file: file)
+    /// `fileOffset`, `streamOffset`: where `file`'s first byte is in the file and in the stream.
+    init(file: any CompressedInput, capacity: Int, pipelined: Bool, fileOffset: UInt64 = 0,
+         streamOffset: UInt64 = 0) throws(TraceFileError.Reason) {
+        decompressor = try StreamDecompressor(file: file, fileOffset: fileOffset)
+        self.streamOffset = streamOffset
         self.pipelined = pipelined
         buffer = .allocate(byteCount: capacity, alignment: 16)
         position = decompressor.position

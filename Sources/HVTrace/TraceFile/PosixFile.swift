@@ -25,12 +25,70 @@ protocol CompressedInput: AnyObject {
     func read(into buffer: UnsafeMutableRawPointer, count: Int) throws(TraceFileError.Reason) -> Int
 }
 
+/// A whole input readable at any offset: what the frame list (seek index or scan) and the
+/// per-frame readers of parallel analysis need.
+protocol RandomAccessInput: AnyObject {
+    /// Bytes in the input (fixed when it was opened).
+    var size: UInt64 { get }
+    /// Reads up to `count` bytes at `offset` into `buffer`; fewer only at the end of the input.
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawPointer, count: Int) throws(TraceFileError.Reason) -> Int
+}
+
+extension RandomAccessInput {
+    /// `count` bytes at `offset`, or an error when fewer are there.
+    func bytes(at offset: UInt64, count: Int) throws(TraceFileError.Reason) -> [UInt8] {
+        var result = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let got = try result.withUnsafeMutableBytes { raw in
+                Result { () throws(TraceFileError.Reason) in
+                    try read(at: offset + UInt64(done), into: raw.baseAddress! + done, count: count - done)
+                }
+            }.get()
+            if got == 0 { throw .system(operation: "read", message: "end of file at byte \(offset + UInt64(done))") }
+            done += got
+        }
+        return result
+    }
+}
+
+/// Reads one byte range of a random-access input in order (the compressed bytes of one frame, or
+/// of everything from a frame to the end of the file).
+final class RangeInput: CompressedInput {
+    private let base: RandomAccessInput
+    private var position: UInt64
+    private let end: UInt64
+
+    init(_ base: RandomAccessInput, from start: UInt64, to end: UInt64) {
+        self.base = base
+        position = start
+        self.end = min(end, base.size)
+    }
+
+    func read(into buffer: UnsafeMutableRawPointer, count: Int) throws(TraceFileError.Reason) -> Int {
+        guard position < end else { return 0 }
+        let length = Int(min(UInt64(count), end - position))
+        let got = try base.read(at: position, into: buffer, count: length)
+        position += UInt64(got)
+        return got
+    }
+}
+
 /// Compressed bytes held in memory (fuzzing, tests, data that did not come from a file).
-final class MemoryInput: CompressedInput {
+final class MemoryInput: CompressedInput, RandomAccessInput {
     private let bytes: [UInt8]
     private var position = 0
 
     init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    var size: UInt64 { UInt64(bytes.count) }
+
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawPointer, count: Int) throws(TraceFileError.Reason) -> Int {
+        guard offset < UInt64(bytes.count) else { return 0 }
+        let length = min(count, bytes.count - Int(offset))
+        bytes.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + Int(offset), byteCount: length) }
+        return length
+    }
 
     func read(into buffer: UnsafeMutableRawPointer, count: Int) throws(TraceFileError.Reason) -> Int {
         let length = min(count, bytes.count - position)
@@ -43,7 +101,7 @@ final class MemoryInput: CompressedInput {
 }
 
 /// An open file descriptor, closed on deinit.
-final class PosixFile: CompressedInput {
+final class PosixFile: CompressedInput, RandomAccessInput {
     let descriptor: Int32
     let path: String
 
@@ -74,6 +132,24 @@ final class PosixFile: CompressedInput {
             throw TraceFileError(path: path, reason: .system(operation: "create", message: systemErrorMessage()))
         }
         return PosixFile(descriptor: descriptor, path: path)
+    }
+
+    /// The file's size when first asked (fstat(2); 0 if that fails): a reader's view of a file
+    /// that may still grow stays fixed.
+    lazy var size: UInt64 = {
+        var info = stat()
+        return fstat(descriptor, &info) == 0 ? UInt64(info.st_size) : 0
+    }()
+
+    /// Reads up to `count` bytes at `offset` (pread(2): no shared file position, so readers on
+    /// several threads may share the descriptor); 0 at end of file.
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawPointer, count: Int) throws(TraceFileError.Reason) -> Int {
+        while true {
+            let result = pread(descriptor, buffer, count, off_t(offset))
+            if result >= 0 { return result }
+            if errno == EINTR { continue }
+            throw .system(operation: "read", message: systemErrorMessage())
+        }
     }
 
     /// Reads up to `count` bytes; 0 at end of file.

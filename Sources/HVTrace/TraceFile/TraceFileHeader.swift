@@ -15,6 +15,9 @@ public struct TraceFileHeader: Equatable, Sendable {
     public var qemuCommandLine: String
     /// Free-form key/value pairs (recorder version, synthetic seed, …), in order.
     public var extra: [MetadataEntry]
+    /// The container minor version the file was written with (a reader sets it from the preamble;
+    /// a writer always writes `TraceFileLayout.minorVersion`).
+    public var fileMinorVersion: UInt16 = TraceFileLayout.minorVersion
 
     public init(region: RegionHeader, guestName: String = "", buildID: String = "", hostTimeNanoseconds: UInt64 = 0,
                 qemuCommandLine: String = "", extra: [MetadataEntry] = []) {

@@ -8,7 +8,9 @@ public enum TraceFileLayout {
     /// Bumped when an older reader could misread the file (never for new chunk types or keys).
     public static let majorVersion: UInt16 = 1
     /// Bumped for additions older readers can skip (new chunk types, new metadata keys).
-    public static let minorVersion: UInt16 = 0
+    /// 1.1: independent zstd frames, each after the first opening with a frame-start chunk, and a
+    /// seek index in a skippable frame at the end (1.0 files are one frame without an index).
+    public static let minorVersion: UInt16 = 1
     /// Bytes before the header body: magic u64, major u16, minor u16, body length u32.
     public static let preambleSize = 16
     /// Bytes of the region header stored in the file header (the fields before the ring states).
@@ -32,6 +34,9 @@ public enum ChunkType: UInt8, Sendable {
     /// u64 record-clock time T: no later page chunk holds an event stamped before T. Lets the
     /// merged reader release events without reading ahead to the end of the file.
     case watermark = 3
+    /// The first chunk of every zstd frame after the first: u32 frame number, u64 stream offset of
+    /// this chunk. Names the frame for a reader that starts there (seek index, parallel analysis).
+    case frameStart = 4
     /// The last chunk: u64 page chunks written. Its absence means the file was cut short.
     case end = 0x7F
 }

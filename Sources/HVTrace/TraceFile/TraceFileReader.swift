@@ -1,6 +1,8 @@
 // Reads .hvt files chunk by chunk with a fixed amount of memory: one zstd input block, one window
 // of decompressed bytes (large enough for the biggest chunk) and the zstd context. Nothing grows
-// with the file.
+// with the file. The file's zstd frames (from the seek index, or a scan when it has none) are read
+// one at a time, each by a decompressor of its own: a frame that fails to decompress costs only
+// the rest of that frame, and a reader may read any subset of frames (time ranges, parallel analysis).
 
 /// A view of one chunk's payload, valid until the next call to `TraceFileReader.nextChunk()`.
 public struct RawChunk {
@@ -21,6 +23,8 @@ public enum TraceFileEnd: Equatable, Sendable {
     case truncated(fileOffset: UInt64, streamOffset: UInt64)
     /// Reading stopped at unreadable data (see diagnostics).
     case failed
+    /// A reader of some of the frames (`TraceFileReader(sharing:frames:)`) read the last of them.
+    case endOfSelection
 }
 
 /// Opens an .hvt file, parses its header, then hands out chunks in file order.
@@ -37,7 +41,25 @@ public final class TraceFileReader {
     public private(set) var pagesWrittenAccordingToEnd: UInt64?
     @exclusivity(unchecked) public private(set) var end: TraceFileEnd = .notYet
 
-    private let window: DecompressedWindow
+    /// The file's frames, in file order, and where that list came from.
+    public let frames: [FrameEntry]
+    public let frameListSource: FrameListSource
+    /// Why the seek index was not used (nil when it was, or when the file is a 1.0 single frame).
+    public let indexProblem: String?
+    /// Stream bytes before the first chunk (preamble and header body), all in frame 0.
+    public let headerLength: Int
+    /// The frames this reader reads (indices into `frames`), in order, and the next one.
+    private let selection: [Int]
+    private var selectionPosition = 0
+    /// Number (in `frames`) of the frame being read, and events of its page chunks handed out.
+    public private(set) var frameNumber = 0
+    private var frameEventsDelivered: UInt64 = 0
+    /// Frames that failed to decompress or ended inside a chunk (their other frames were read).
+    public private(set) var damagedFrames: [Int] = []
+
+    private let input: RandomAccessInput
+    private let pipelined: Bool
+    private var window: DecompressedWindow
 
     /// Opens `path` and reads its header. Throws when the file is not a readable .hvt trace.
     public convenience init(path: String) throws(TraceFileError) {
@@ -49,12 +71,29 @@ public final class TraceFileReader {
         try self.init(input: MemoryInput(bytes), name: name)
     }
 
-    private init(input file: any CompressedInput, name path: String) throws(TraceFileError) {
+    private init(input file: RandomAccessInput, name path: String) throws(TraceFileError) {
         self.path = path
+        input = file
+        pipelined = !(file is MemoryInput) && DecompressionPipeline.isEnabled
+        switch SeekIndex.read(from: file) {
+        case let .success(entries):
+            frames = entries
+            frameListSource = .index
+            indexProblem = nil
+        case let .failure(problem):
+            var scanned = FrameScanner.scan(file)
+            if scanned.isEmpty { scanned = [FrameEntry(fileOffset: 0, compressedSize: file.size)] }
+            frames = scanned
+            frameListSource = .scan
+            switch problem {
+            case .absent: indexProblem = scanned.count > 1 ? "the file has no seek index (cut short?): frames found by a scan" : nil
+            case let .damaged(detail): indexProblem = "seek index unusable (\(detail)): frames found by a scan"
+            }
+        }
+        selection = Array(frames.indices)
         let window: DecompressedWindow
         do {
-            window = try DecompressedWindow(file: file, capacity: 2 * TraceFileLayout.maximumPayload,
-                                             pipelined: !(file is MemoryInput) && DecompressionPipeline.isEnabled)
+            window = try Self.openWindow(frames[0], input: file, pipelined: pipelined, upToEnd: frames.count == 1)
         } catch {
             throw TraceFileError(path: path, reason: error)
         }
@@ -85,37 +124,162 @@ public final class TraceFileReader {
         }
         window.consume(TraceFileLayout.preambleSize)
         guard window.require(Int(bodyLength)) else { throw headerFailure() }
-        header = try TraceFileHeader.decode(body: UnsafeRawBufferPointer(rebasing: window.available[0..<Int(bodyLength)]),
-                                            bodyOffset: UInt64(TraceFileLayout.preambleSize), path: path)
+        var header = try TraceFileHeader.decode(body: UnsafeRawBufferPointer(rebasing: window.available[0..<Int(bodyLength)]),
+                                                bodyOffset: UInt64(TraceFileLayout.preambleSize), path: path)
+        header.fileMinorVersion = minor
+        self.header = header
         window.consume(Int(bodyLength))
+        headerLength = TraceFileLayout.preambleSize + Int(bodyLength)
+        if let indexProblem { diagnostics.count(.seekIndexRebuilt, detail: indexProblem) }
+    }
+
+    /// A reader of the frames `frameNumbers` (ascending indices into `base.frames`) of the file
+    /// `base` opened, with the same header and fresh diagnostics: for a time range, or for one
+    /// worker of a parallel analysis. It ends with `.endOfSelection` after the last of them (or
+    /// `.complete` if that frame holds the end chunk). `pipelined` false: no decompression thread.
+    public init(sharing base: TraceFileReader, frames frameNumbers: [Int], pipelined: Bool = false) throws(TraceFileError) {
+        path = base.path
+        header = base.header
+        input = base.input
+        frames = base.frames
+        frameListSource = base.frameListSource
+        indexProblem = base.indexProblem
+        headerLength = base.headerLength
+        self.pipelined = pipelined
+        selection = frameNumbers.filter { $0 >= 0 && $0 < base.frames.count }
+        let first = selection.first ?? 0
+        do {
+            window = try Self.openWindow(frames[first], input: input, pipelined: pipelined, upToEnd: first == frames.count - 1)
+        } catch {
+            throw TraceFileError(path: path, reason: error)
+        }
+        frameNumber = first
+        if selection.isEmpty {
+            end = .endOfSelection
+        } else if first == 0 {
+            // Frame 0 opens with the header, already parsed by `base`.
+            if window.require(headerLength) { window.consume(headerLength) }
+        }
+    }
+
+    /// A window over one frame's compressed bytes (the last frame: everything up to the file end,
+    /// so bytes appended after the frame list was made still count as truncation, not silence).
+    private static func openWindow(_ frame: FrameEntry, input: RandomAccessInput, pipelined: Bool,
+                                   upToEnd: Bool) throws(TraceFileError.Reason) -> DecompressedWindow {
+        let end = upToEnd ? input.size : frame.fileOffset + frame.compressedSize
+        return try DecompressedWindow(file: RangeInput(input, from: frame.fileOffset, to: end),
+                                      capacity: 2 * TraceFileLayout.maximumPayload, pipelined: pipelined,
+                                      fileOffset: frame.fileOffset, streamOffset: frame.streamOffset)
     }
 
     /// The next chunk of any type, or nil when the stream ended (cleanly or not: see `end`).
     /// Ring-state, watermark and end chunks are also absorbed into this reader's properties.
+    /// At the end of a frame the next selected frame is opened; a frame that fails or ends inside
+    /// a chunk is counted (`corrupt_frame`) and reading goes on with the next one.
     public func nextChunk() -> RawChunk? {
-        guard end == .notYet else { return nil }
-        let chunkOffset = window.streamOffset
-        guard window.require(TraceFileLayout.chunkHeaderSize) else {
-            stop(insideChunkAt: window.available.isEmpty ? nil : chunkOffset)
-            return nil
+        while end == .notYet {
+            let chunkOffset = window.streamOffset
+            guard window.require(TraceFileLayout.chunkHeaderSize) else {
+                frameEnded(insideChunkAt: window.available.isEmpty ? nil : chunkOffset)
+                continue
+            }
+            var reader = ByteReader(window.available)
+            let type = reader.fixed(UInt8.self)!
+            let length = Int(reader.u32()!)
+            guard length <= TraceFileLayout.maximumPayload else {
+                let detail = "chunk at stream offset \(chunkOffset) (type \(type)) claims \(length) bytes, more than the \(TraceFileLayout.maximumPayload) any chunk may hold"
+                if hasNextFrame {
+                    frameFailed(detail: detail)
+                    continue
+                }
+                diagnostics.count(.corruptChunk, detail: detail)
+                end = .failed
+                return nil
+            }
+            guard window.require(TraceFileLayout.chunkHeaderSize + length) else {
+                frameEnded(insideChunkAt: chunkOffset)
+                continue
+            }
+            let payload = UnsafeRawBufferPointer(rebasing: window.available[TraceFileLayout.chunkHeaderSize..<(TraceFileLayout.chunkHeaderSize + length)])
+            window.consume(TraceFileLayout.chunkHeaderSize + length)
+            let chunk = RawChunk(type: type, payload: payload, streamOffset: chunkOffset)
+            if type == ChunkType.page.rawValue && payload.count >= TraceFileLayout.pageChunkPrefix + PageHeaderLayout.size {
+                frameEventsDelivered &+= UInt64(PageHeader.load(from: payload.baseAddress! + TraceFileLayout.pageChunkPrefix).eventCount)
+            }
+            absorb(chunk)
+            return chunk
         }
-        var reader = ByteReader(window.available)
-        let type = reader.fixed(UInt8.self)!
-        let length = Int(reader.u32()!)
-        guard length <= TraceFileLayout.maximumPayload else {
-            diagnostics.count(.corruptChunk, detail: "chunk at stream offset \(chunkOffset) (type \(type)) claims \(length) bytes, more than the \(TraceFileLayout.maximumPayload) any chunk may hold")
-            end = .failed
-            return nil
+        return nil
+    }
+
+    /// Whether a selected frame follows the current one.
+    private var hasNextFrame: Bool { selectionPosition + 1 < selection.count }
+
+    /// The current frame's decompressor stopped (`window.require` failed): at its clean end, move
+    /// to the next frame; otherwise count what was lost and move on, or end the stream.
+    private func frameEnded(insideChunkAt chunkOffset: UInt64?) {
+        let cleanEnd = window.failure == nil && !window.endedInsideFrame && chunkOffset == nil
+        if cleanEnd {
+            advance()
+            return
         }
-        guard window.require(TraceFileLayout.chunkHeaderSize + length) else {
+        guard hasNextFrame else {
             stop(insideChunkAt: chunkOffset)
-            return nil
+            return
         }
-        let payload = UnsafeRawBufferPointer(rebasing: window.available[TraceFileLayout.chunkHeaderSize..<(TraceFileLayout.chunkHeaderSize + length)])
-        window.consume(TraceFileLayout.chunkHeaderSize + length)
-        let chunk = RawChunk(type: type, payload: payload, streamOffset: chunkOffset)
-        absorb(chunk)
-        return chunk
+        var detail: String
+        switch window.failure {
+        case let .corrupt(fileOffset, message):
+            detail = "zstd: \(message) in the \(StreamDecompressor.inputSlice) bytes from file byte \(fileOffset)"
+        case let .io(reason):
+            detail = TraceFileError(path: path, reason: reason).description
+        case nil:
+            detail = window.endedInsideFrame ? "frame cut at file byte \(window.compressedFileOffset)"
+                : "frame ends inside the chunk at stream offset \(chunkOffset ?? window.streamOffset)"
+        }
+        frameFailed(detail: detail)
+    }
+
+    /// Counts the current frame as damaged (events the index lists beyond those read are lost)
+    /// and goes on with the next frame.
+    private func frameFailed(detail: String) {
+        let frame = frames[frameNumber]
+        damagedFrames.append(frameNumber)
+        var text = "frame \(frameNumber) (file bytes \(frame.fileOffset)..<\(frame.fileOffset + frame.compressedSize)): \(detail)"
+        if frame.isIndexed {
+            let lost = frame.eventCount > frameEventsDelivered ? frame.eventCount - frameEventsDelivered : 0
+            text += "; \(lost) of its \(frame.eventCount) events lost"
+            diagnostics.count(.corruptFrameEvents, lost, detail: "frame \(frameNumber): \(lost) of \(frame.eventCount) events")
+        } else {
+            text += "; its event count is unknown (no seek index): lost pages are counted from the sequence gaps"
+        }
+        diagnostics.count(.corruptFrame, detail: text)
+        advance()
+    }
+
+    /// Opens the next selected frame, or ends the stream after the last one.
+    private func advance() {
+        let streamEnd = window.streamOffsetOfEnd
+        selectionPosition += 1
+        guard selectionPosition < selection.count else {
+            if selection.count < frames.count || selection.last != frames.count - 1 {
+                end = .endOfSelection
+            } else {
+                stop(insideChunkAt: nil)
+            }
+            return
+        }
+        frameNumber = selection[selectionPosition]
+        frameEventsDelivered = 0
+        var frame = frames[frameNumber]
+        // A scanned entry knows no stream offset: the stream continues where the last frame ended.
+        if !frame.isIndexed { frame.streamOffset = streamEnd }
+        do {
+            window = try Self.openWindow(frame, input: input, pipelined: pipelined, upToEnd: frameNumber == frames.count - 1)
+        } catch {
+            diagnostics.count(.readError, detail: TraceFileError(path: path, reason: error).description)
+            end = .failed
+        }
     }
 
     /// Reads the bookkeeping chunks into properties.
@@ -144,7 +308,7 @@ public final class TraceFileReader {
                 diagnostics.count(.truncatedFile, detail: "file ends at byte \(window.compressedFileOffset) inside the final zstd frame (its checksum is missing); every chunk was read")
                 end = .truncated(fileOffset: window.compressedFileOffset, streamOffset: window.streamOffsetOfEnd)
             }
-        case .page:
+        case .page, .frameStart:
             break
         case nil:
             diagnostics.count(.skippedUnknownChunks, detail: "chunk type \(chunk.type) at stream offset \(chunk.streamOffset), \(chunk.payload.count) bytes")

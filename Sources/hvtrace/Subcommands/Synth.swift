@@ -42,6 +42,9 @@ struct Synth: ParsableCommand {
     @Option(help: "zstd compression level.")
     var level: Int32 = TraceFileWriter.defaultCompressionLevel
 
+    @Option(help: "Stream bytes per zstd frame (64 KiB or more; the seek index lists each frame).")
+    var frameBytes: Int = TraceFileWriter.defaultFrameTarget
+
     @Option(name: .shortAndLong, help: "Output .hvt file.")
     var output: String
 
@@ -55,6 +58,7 @@ struct Synth: ParsableCommand {
         if scale != nil && options.latencyScale.isEmpty { throw ValidationError("--scale: expected kind=factor,… (factor > 0) with kinds \(SyntheticExitKind.allCases.map(\.rawValue).joined(separator: ", "))") }
         if pageSize < 256 || pageSize > 65536 || pageSize & (pageSize - 1) != 0 { throw ValidationError("--page-size must be a power of two in 256…65536") }
         if pagesPerCPU < 2 { throw ValidationError("--pages-per-cpu must be at least 2") }
+        if frameBytes < 1 << 16 { throw ValidationError("--frame-bytes must be at least 65536") }
         if corruptEvery < 0 { throw ValidationError("--corrupt-every must be 0 or more") }
     }
 
@@ -72,6 +76,7 @@ struct Synth: ParsableCommand {
         options.drainIntervalNanoseconds = drainIntervalNs
         options.corruptEveryNthPage = corruptEvery
         options.compressionLevel = level
+        options.frameTarget = frameBytes
         return options
     }
 
