@@ -28,7 +28,7 @@ import CHAL
 final class VirtualGIC {
   /// INTIDs the guest sees: 128 (GICD_TYPER.ITLinesNumber = 3), enough for QEMU virt's SPIs.
   static let interruptCount = 128
-  private var distributor: VGICDistributor
+  private let distributor: VGICDistributor
   private let lock = SpinLock()
   /// Physical interrupts delivered to this VM as hardware-linked virtual interrupts.
   let hardwareInterrupts: [UInt32]
