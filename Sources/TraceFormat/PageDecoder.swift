@@ -19,6 +19,10 @@ public struct PageDecoder {
     public let header: PageHeader
     @usableFromInline var records: RecordDecoder
     @usableFromInline var clock: UInt64
+    /// Records `next()` returned so far (fixed-shape ones; skipped extension records are counted
+    /// apart), to check against the header's `eventCount`.
+    public var recordsReturned: Int { returned }
+    @usableFromInline var returned = 0
 
     /// Validates the page header and prepares to decode. `bytes` must hold at least the header and
     /// `usedBytes` of records (a file stores pages trimmed to their used bytes).
@@ -45,6 +49,7 @@ public struct PageDecoder {
     @inlinable
     public mutating func next() throws(RecordDecodeError) -> TimedEvent? {
         guard let record = try records.next() else { return nil }
+        returned &+= 1
         clock &+= record.delta
         return TimedEvent(timestamp: clock, cpu: header.cpu, event: record.event)
     }

@@ -172,6 +172,23 @@ extension ExitReport: RenderableOutput {
         return text
     }
 
+    /// Every event the trace is known to lack: dropped by the ring (lost_events records and the
+    /// final ring counters), in corrupt frames (from the seek index) and in pages the file does
+    /// not hold (from the producer's count).
+    public var eventsLost: UInt64 {
+        ["lost_events", "lost_events_at_end", "corrupt_frame_events", "unaccounted_events"].map { name in
+            diagnostics.first { $0.name == name }?.value ?? 0
+        }.saturatingSum()
+    }
+
+    /// Events the page headers count that could not be decoded (cut or skipped damaged pages).
+    public var eventsDamaged: UInt64 { diagnostics.first { $0.name == "damaged_events" }?.value ?? 0 }
+
+    /// The headline's loss line: lost and, when any, damaged events.
+    var lossSummary: String {
+        "lost events: \(eventsLost)" + (eventsDamaged > 0 ? ", damaged events: \(eventsDamaged)" : "")
+    }
+
     /// The first line of the report when anything was lost, unmatched or corrupt: what and how
     /// much, in capitals, so a glance at the top of the report (or `head -1`) shows it. nil when the
     /// trace is complete.
@@ -179,14 +196,14 @@ extension ExitReport: RenderableOutput {
         guard !problems.isEmpty else { return nil }
         func value(_ name: String) -> UInt64 { diagnostics.first { $0.name == name }?.value ?? 0 }
         var parts: [String] = []
-        let events = value("lost_events").saturatingAdd(value("lost_events_at_end"))
-        if events > 0 { parts.append("\(events) events LOST") }
+        if eventsLost > 0 { parts.append("\(eventsLost) events LOST") }
+        if eventsDamaged > 0 { parts.append("\(eventsDamaged) events DAMAGED") }
         let pages = value("lost_pages").saturatingAdd(value("overwritten_pages"))
         if pages > 0 { parts.append("\(pages) pages LOST") }
         let unmatched = [pairing.entriesFollowedByEntry, pairing.entriesCutByLostData, pairing.returnsWithoutEntry].saturatingSum()
         if unmatched > 0 { parts.append("\(unmatched) exits UNMATCHED") }
         if value("truncated_file") > 0 { parts.append("file TRUNCATED") }
-        let errors = problems.filter { $0.severity == .error }.map(\.value).saturatingSum()
+        let errors = problems.filter { $0.severity == .error && $0.name != "damaged_events" }.map(\.value).saturatingSum()
         if errors > 0 { parts.append("\(errors) decode ERRORS") }
         if parts.isEmpty { parts.append(problems.map(\.name).joined(separator: ", ")) }
         return "!!! INCOMPLETE TRACE: " + parts.joined(separator: ", ") + " (see data quality below) !!!"
@@ -204,7 +221,7 @@ extension ExitReport: RenderableOutput {
         text += "exits \(totals.exits) (\(Format.decimal(totals.exitsPerSecond)) /s), hypervisor time "
             + "\(Format.duration(nanoseconds: totals.hypervisorNs)) (\(totals.hypervisorTicks) ticks)\n"
         text += "unmatched: \(pairing.unmatchedEntries) entries, \(pairing.unmatchedReturns) returns; "
-            + "lost events: \(pairing.lostEvents)\n"
+            + lossSummary + "\n"
         if let encoding { text += "encoding: " + encoding.summary + "\n" }
         text += "\n"
         text += problemsText(markdown: false) + "\n"
@@ -236,7 +253,8 @@ extension ExitReport: RenderableOutput {
         text += "| exits | \(totals.exits) |\n| exits/s | \(Format.decimal(totals.exitsPerSecond)) |\n"
         text += "| hypervisor time | \(Format.duration(nanoseconds: totals.hypervisorNs)) |\n"
         text += "| unmatched entries / returns | \(pairing.unmatchedEntries) / \(pairing.unmatchedReturns) |\n"
-        text += "| lost events | \(pairing.lostEvents) |\n"
+        text += "| lost events | \(eventsLost) |\n"
+        if eventsDamaged > 0 { text += "| damaged events | \(eventsDamaged) |\n" }
         if let encoding { text += "| encoding | \(encoding.summary) |\n" }
         text += "\n"
         text += "## Data quality\n\n" + problemsText(markdown: true) + "\n"

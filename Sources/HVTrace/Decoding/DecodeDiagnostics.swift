@@ -40,6 +40,14 @@ public enum DiagnosticKind: Int, CaseIterable, Sendable {
     case corruptFrame
     case corruptFrameEvents
     case seekIndexRebuilt
+    case pageEventCountMismatch
+    case recordsEndEarly
+    case damagedEvents
+    case replayedPageEvents
+    case unaccountedEvents
+    case eventsBeyondProduced
+    case chunksAfterEnd
+    case mergeOutOfOrder
 
     /// The counter's stable name (printed, and matched by tests and scripts).
     public var name: String {
@@ -70,13 +78,22 @@ public enum DiagnosticKind: Int, CaseIterable, Sendable {
         case .corruptFrame: return "corrupt_frame"
         case .corruptFrameEvents: return "corrupt_frame_events"
         case .seekIndexRebuilt: return "seek_index_rebuilt"
+        case .pageEventCountMismatch: return "page_event_count_mismatch"
+        case .recordsEndEarly: return "records_end_early"
+        case .damagedEvents: return "damaged_events"
+        case .replayedPageEvents: return "replayed_page_events"
+        case .unaccountedEvents: return "unaccounted_events"
+        case .eventsBeyondProduced: return "events_beyond_produced"
+        case .chunksAfterEnd: return "chunks_after_end"
+        case .mergeOutOfOrder: return "merge_out_of_order"
         }
     }
 
     public var severity: DiagnosticSeverity {
         switch self {
         case .openPageTailCut, .skippedExtensionRecords, .skippedUnknownChunks, .seekIndexRebuilt: return .info
-        case .lostEvents, .lostEventsAtEnd, .lostPages, .overwrittenPages, .truncatedFile, .emptyPage, .corruptFrameEvents: return .dataLoss
+        case .lostEvents, .lostEventsAtEnd, .lostPages, .overwrittenPages, .truncatedFile, .emptyPage, .corruptFrameEvents,
+             .unaccountedEvents: return .dataLoss
         default: return .error
         }
     }
@@ -99,7 +116,7 @@ public enum DiagnosticKind: Int, CaseIterable, Sendable {
         case .lostEventsAtEnd: return "events dropped after the last page (from the final ring counters)"
         case .lostPages: return "pages missing from a CPU's sequence (never drained)"
         case .overwrittenPages: return "pages the flight recorder overwrote before they were drained"
-        case .pageSequenceRegression: return "pages whose sequence is not above the CPU's previous page"
+        case .pageSequenceRegression: return "pages whose sequence is not above the CPU's previous page (a replay or duplicate); page skipped"
         case .corruptChunk: return "chunks with an impossible length; the rest of the file is unreadable"
         case .corruptCompressedData: return "zstd rejected the compressed data; the rest of the file is unreadable"
         case .readError: return "read errors; the rest of the file is unreadable"
@@ -109,6 +126,14 @@ public enum DiagnosticKind: Int, CaseIterable, Sendable {
         case .corruptFrameEvents: return "events the seek index lists for corrupt frames beyond those decoded from them"
         case .seekIndexRebuilt: return "the seek index was missing or damaged; the frame list was rebuilt by scanning the zstd frame headers"
         case .counterSaturated: return "counters that reached 2^64-1 and stopped there instead of wrapping (the trace claims impossibly many events or pages)"
+        case .pageEventCountMismatch: return "pages whose records disagree with the header's eventCount (cut at a record boundary, or rewritten)"
+        case .recordsEndEarly: return "pages whose records end (id byte 0) inside their used bytes; the bytes after it were ignored"
+        case .damagedEvents: return "events page headers count that could not be decoded (cut or skipped pages)"
+        case .replayedPageEvents: return "events in pages skipped as replays (page_sequence_regression), so not counted twice"
+        case .unaccountedEvents: return "events the producer counted (ring producedEvents) that are neither decoded nor counted lost or damaged: in pages the file lacks"
+        case .eventsBeyondProduced: return "events decoded or counted beyond the producer's count (ring producedEvents): duplicated or rewritten pages, or a damaged ring-state chunk"
+        case .chunksAfterEnd: return "an end chunk in the middle of the file: the chunks after it were read anyway"
+        case .mergeOutOfOrder: return "events the time-ordered merge emitted after a later one (time went backwards on a CPU, or a watermark lied)"
         }
     }
 }

@@ -34,6 +34,8 @@ public final class EventStream {
     private let pageCapacity: Int
     /// Pages copied into `queues` and not yet decoded.
     @exclusivity(unchecked) private var queuedPages = 0
+    /// Timestamp of the last event `next()` returned: an event before it is out of order.
+    @exclusivity(unchecked) private var lastEmitted: UInt64 = 0
     /// The most pages the merge holds in `queues` (`maximumReadAheadBytes` of page buffers). A file
     /// whose watermarks are missing or lie (a CPU that never shows up) would otherwise make the
     /// merge copy the whole file into memory; past this the smallest head is released anyway.
@@ -89,6 +91,11 @@ public final class EventStream {
             let event = heads[cpu]!
             advance(cpu: cpu)
             if heads[cpu] != nil { siftDown(0) } else { removeTop() }
+            if _slowPath(event.timestamp < lastEmitted) {
+                source.reader.diagnostics.count(.mergeOutOfOrder, detail: "cpu \(event.cpu): event at \(event.timestamp) after one at \(lastEmitted)")
+            } else {
+                lastEmitted = event.timestamp
+            }
             return event
         }
     }

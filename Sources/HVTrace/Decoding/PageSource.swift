@@ -26,7 +26,16 @@ public final class PageSource {
     @exclusivity(unchecked) private var expectedSequence: [UInt64?]
     /// lost_events records seen per CPU (to compare with the final ring counters).
     @exclusivity(unchecked) private var lostEventsRecorded: [UInt64]
+    /// Per CPU, for the producer's own count (`RingStateSnapshot.producedEvents`): records of
+    /// committed pages decoded or skipped (the producer's lost_events records excluded, as it
+    /// excludes them), and events the page headers' `eventCount` says were there but were not decoded.
+    @exclusivity(unchecked) private var committedEventsSeen: [UInt64]
+    @exclusivity(unchecked) private var damagedEventsPerCPU: [UInt64]
     private var finished = false
+    /// Pages `next()` delivered whose decoding has not finished yet (the merged stream holds
+    /// several), and whether the producer accounting waits for them (it needs every page).
+    @exclusivity(unchecked) private var pagesBeingDecoded = 0
+    @exclusivity(unchecked) private var accountingPending = false
     /// Pages `next()` has delivered so far, and the record bytes (`usedBytes`) they hold: with the
     /// 32-byte page headers, the ring bytes those pages took (`TraceEncodingFigures`). Counted per
     /// page, never per event.
@@ -39,6 +48,9 @@ public final class PageSource {
         cpuCount = Int(reader.header.region.cpuCount)
         expectedSequence = Array(repeating: nil, count: cpuCount)
         lostEventsRecorded = Array(repeating: 0, count: cpuCount)
+        committedEventsSeen = Array(repeating: 0, count: cpuCount)
+        damagedEventsPerCPU = Array(repeating: 0, count: cpuCount)
+        lostEventRecordsSeen = Array(repeating: 0, count: cpuCount)
     }
 
     /// Opens `path` and streams its pages.
@@ -60,6 +72,7 @@ public final class PageSource {
             guard chunk.type == ChunkType.page.rawValue else { continue }
             if let page = validate(chunk) {
                 pagesDelivered &+= 1
+                pagesBeingDecoded += 1
                 recordBytesDelivered &+= UInt64(page.header.usedBytes)
                 return page
             }
@@ -99,18 +112,20 @@ public final class PageSource {
         var decoder = makeDecoder(page)
         var counting = CountingVisitor(inner: visitor)
         var complete: Bool
+        var corrupt = false
         do throws(RecordDecodeError) {
             try decoder.decodeAll(into: &counting)
             complete = decoder.offset >= PageHeaderLayout.size + Int(page.header.usedBytes)
         } catch {
             recordCorruption(error, page: page)
             complete = false
+            corrupt = true
         }
         visitor = counting.inner
         reader.diagnostics.eventsDecoded &+= counting.delivered
         if _slowPath(counting.lostEventRecords > 0) { noteLostEvents(counting.lostEvents, page: page) }
-        finishPage(decoder, page: page)
-        return complete
+        finishPage(decoder, page: page, records: counting.delivered, lostEventRecords: UInt64(counting.lostEventRecords), corrupt: corrupt)
+        return complete && counting.delivered &+ UInt64(decoder.skippedExtensionRecords) == UInt64(page.header.eventCount)
     }
 
     /// Counts what `decode(_:into:)` delivers and sums lost_events records, then passes each event on.
@@ -150,22 +165,70 @@ public final class PageSource {
     public func decodeNext(_ decoder: inout PageDecoder, page: TracePage) -> TimedEvent? {
         do {
             guard let event = try decoder.next() else {
-                finishPage(decoder, page: page)
+                finishPage(decoder, page: page, records: UInt64(decoder.recordsReturned), lostEventRecords: nil, corrupt: false)
                 return nil
             }
             reader.diagnostics.eventsDecoded &+= 1
-            if case let .lostEvents(count) = event.event { noteLostEvents(count, page: page) }
+            if case let .lostEvents(count) = event.event {
+                lostEventRecordsSeen[Int(page.cpu)] &+= 1
+                noteLostEvents(count, page: page)
+            }
             return event
         } catch {
             recordCorruption(error, page: page)
-            finishPage(decoder, page: page)
+            finishPage(decoder, page: page, records: UInt64(decoder.recordsReturned), lostEventRecords: nil, corrupt: true)
             return nil
         }
     }
 
-    @usableFromInline func finishPage(_ decoder: PageDecoder, page: TracePage) {
-        reader.diagnostics.count(.skippedExtensionRecords, UInt64(decoder.skippedExtensionRecords),
-                                 detail: "cpu \(page.cpu) sequence \(page.sequence) (stream offset \(page.streamOffset))")
+    /// lost_events records `decodeNext` returned per CPU (the per-page path counts them itself).
+    @usableFromInline @exclusivity(unchecked) var lostEventRecordsSeen: [UInt64]
+
+    /// The end of one page's decoding: counts skipped extension records, then holds the records
+    /// decoded (`records` fixed-shape ones, plus the skipped extension records) against the header's
+    /// `eventCount`. Fewer means events were there and are gone: the page was cut at a damaged
+    /// record (`corrupt`, already counted by kind), ended at an end-of-records byte inside
+    /// `usedBytes` (`records_end_early`), or was cut at a record boundary; the missing events are
+    /// counted as `damaged_events`. More means the page was rewritten. `lostEventRecords` nil:
+    /// taken from `lostEventRecordsSeen`.
+    @usableFromInline func finishPage(_ decoder: PageDecoder, page: TracePage, records: UInt64, lostEventRecords: UInt64?, corrupt: Bool) {
+        let place = "cpu \(page.cpu) sequence \(page.sequence) (stream offset \(page.streamOffset))"
+        let skipped = UInt64(decoder.skippedExtensionRecords)
+        reader.diagnostics.count(.skippedExtensionRecords, skipped, detail: place)
+        let cpu = Int(page.cpu)
+        pagesBeingDecoded -= 1
+        defer { if accountingPending && pagesBeingDecoded == 0 { accountForProducedEvents() } }
+        let seen = records &+ skipped, declared = UInt64(page.header.eventCount)
+        if !page.isOpenSnapshot {
+            var lostRecords: UInt64
+            if let lostEventRecords {
+                lostRecords = lostEventRecords
+            } else {
+                lostRecords = lostEventRecordsSeen[cpu]
+                lostEventRecordsSeen[cpu] = 0
+            }
+            // The producer's own lost_events record (first in a page flagged eventsLostBefore) is
+            // not one of its events; one an importer appended (ftrace's losses) is.
+            let producerRecords: UInt64 = page.header.flags & PageFlags.eventsLostBefore != 0 && lostRecords > 0 ? 1 : 0
+            committedEventsSeen[cpu].addSaturating(seen - min(seen, producerRecords))
+        } else if lostEventRecords == nil {
+            lostEventRecordsSeen[cpu] = 0
+        }
+        let usedEnd = PageHeaderLayout.size + Int(page.header.usedBytes)
+        let endedEarly = !corrupt && decoder.offset < usedEnd
+        if endedEarly {
+            reader.diagnostics.count(.recordsEndEarly, detail: "\(place): an end-of-records byte at page offset \(decoder.offset), inside the \(page.header.usedBytes) used bytes (which end at \(usedEnd))")
+        }
+        if seen < declared {
+            let missing = declared - seen
+            if !corrupt && !endedEarly {
+                reader.diagnostics.count(.pageEventCountMismatch, detail: "\(place): header counts \(declared) records, \(seen) decoded before the used bytes ended")
+            }
+            reader.diagnostics.count(.damagedEvents, missing, detail: "\(place): \(missing) of \(declared) events not decoded")
+            if !page.isOpenSnapshot { damagedEventsPerCPU[cpu].addSaturating(missing) }
+        } else if seen > declared {
+            reader.diagnostics.count(.pageEventCountMismatch, detail: "\(place): header counts \(declared) records, the page holds \(seen) (rewritten, or its header damaged)")
+        }
     }
 
     @usableFromInline func noteLostEvents(_ count: UInt64, page: TracePage) {
@@ -216,6 +279,7 @@ public final class PageSource {
         }
         guard header.cpu == cpu, header.sequence == sequence || header.sequence == PageHeader.openMarker, Int(cpu) < cpuCount else {
             reader.diagnostics.count(.pageIdentityMismatch, detail: "\(place): chunk says cpu \(cpu) sequence \(sequence), page header says cpu \(header.cpu) sequence \(header.sequence)")
+            countSkippedPageEvents(header, place: place)
             return nil
         }
         // The open-page marker is never a ring sequence (a ring would need 2^64 - 1 pages first).
@@ -225,32 +289,50 @@ public final class PageSource {
         }
         guard bytes.count == PageHeaderLayout.size + Int(header.usedBytes) else {
             reader.diagnostics.count(.pageLengthMismatch, detail: "\(place) (cpu \(cpu) sequence \(sequence)): header says \(header.usedBytes) used bytes, chunk holds \(bytes.count - PageHeaderLayout.size)")
+            countSkippedPageEvents(header, place: place)
             return nil
         }
         guard header.usedBytes > 0 else {
             reader.diagnostics.count(.emptyPage, detail: "\(place) (cpu \(cpu) sequence \(sequence))")
             return nil
         }
-        trackSequence(cpu: Int(cpu), sequence: sequence, place: place)
+        guard trackSequence(cpu: Int(cpu), sequence: sequence, place: place) else {
+            // An older page again (a replay or duplicate): its events were counted once already,
+            // and pairing them again would clamp their timestamps into zero-latency exits.
+            reader.diagnostics.count(.replayedPageEvents, UInt64(header.eventCount), detail: "\(place) (cpu \(cpu) sequence \(sequence)): \(header.eventCount) events not decoded again")
+            return nil
+        }
         return TracePage(cpu: cpu, sequence: sequence, header: header, bytes: bytes, streamOffset: chunk.streamOffset)
     }
 
-    /// Counts pages missing from a CPU's sequence.
-    private func trackSequence(cpu: Int, sequence: UInt64, place: String) {
+    /// A skipped page whose header is valid on its own: the events it says it holds are damaged.
+    /// Only for pages of a real CPU (the per-CPU sums feed the producer accounting in `finish`).
+    private func countSkippedPageEvents(_ header: PageHeader, place: String) {
+        guard header.eventCount > 0 else { return }
+        reader.diagnostics.count(.damagedEvents, UInt64(header.eventCount), detail: "\(place): \(header.eventCount) events in a skipped page")
+        if Int(header.cpu) < cpuCount && header.sequence != PageHeader.openMarker {
+            damagedEventsPerCPU[Int(header.cpu)].addSaturating(UInt64(header.eventCount))
+        }
+    }
+
+    /// Counts pages missing from a CPU's sequence; false for a page at or below the CPU's latest
+    /// (counted as a regression; the caller skips it).
+    private func trackSequence(cpu: Int, sequence: UInt64, place: String) -> Bool {
         let overwriteMode = reader.header.region.mode == .overwrite
         if let expected = expectedSequence[cpu] {
             if sequence > expected {
                 reader.diagnostics.count(overwriteMode ? .overwrittenPages : .lostPages, sequence - expected,
                                          detail: "cpu \(cpu): sequences \(expected)..<\(sequence) missing before \(place)")
             } else if sequence < expected {
-                reader.diagnostics.count(.pageSequenceRegression, detail: "cpu \(cpu): sequence \(sequence) after \(expected - 1) (\(place))")
-                return
+                reader.diagnostics.count(.pageSequenceRegression, detail: "cpu \(cpu): sequence \(sequence) after \(expected - 1) (\(place)); page skipped")
+                return false
             }
         } else if sequence > 0 {
             reader.diagnostics.count(overwriteMode ? .overwrittenPages : .lostPages, sequence,
                                      detail: "cpu \(cpu): first page has sequence \(sequence)")
         }
         expectedSequence[cpu] = sequence + 1
+        return true
     }
 
     /// At the end of the file: compares the final ring counters with what the pages said.
@@ -268,6 +350,42 @@ public final class PageSource {
                 reader.diagnostics.count(.lostPages, state.producerSequence - expected,
                                          detail: "cpu \(state.cpu): ring committed \(state.producerSequence) pages, file ends at sequence \(expected)")
             }
+        }
+        if pagesBeingDecoded == 0 { accountForProducedEvents() } else { accountingPending = true }
+    }
+
+    /// `accountForProducedEvents(_:)` for every CPU's final ring state, once. Events the reader
+    /// already counted in corrupt frames (`corrupt_frame_events`, from the seek index, not split by
+    /// CPU) are taken off the CPUs' unaccounted events first, so no event is counted twice.
+    private func accountForProducedEvents() {
+        accountingPending = false
+        var inCorruptFrames = reader.diagnostics[.corruptFrameEvents]
+        for state in reader.ringStates where Int(state.cpu) < cpuCount {
+            accountForProducedEvents(state, alreadyCounted: &inCorruptFrames)
+        }
+        reader.diagnostics.count(.eventsBeyondProduced, inCorruptFrames,
+                                 detail: "\(inCorruptFrames) of the events counted in corrupt frames are beyond the producers' counts")
+    }
+
+    /// Exact accounting against the producer's own count: every event it was handed
+    /// (`producedEvents`, written or dropped) is decoded from a committed page, dropped by the ring
+    /// (its final `lostEvents`), or counted damaged. The rest were in pages
+    /// the file does not hold (never drained, overwritten, or skipped unseen): `unaccounted_events`.
+    /// More decoded than produced means pages were duplicated or rewritten, or the ring state lies.
+    private func accountForProducedEvents(_ state: RingStateSnapshot, alreadyCounted: inout UInt64) {
+        let cpu = Int(state.cpu)
+        let accounted = committedEventsSeen[cpu].saturatingAdd(state.lostEvents).saturatingAdd(damagedEventsPerCPU[cpu])
+        if state.producedEvents > accounted {
+            var missing = state.producedEvents - accounted
+            let known = min(missing, alreadyCounted)
+            alreadyCounted -= known
+            missing -= known
+            guard missing > 0 else { return }
+            reader.diagnostics.count(.unaccountedEvents, missing,
+                                     detail: "cpu \(state.cpu): ring produced \(state.producedEvents) events; \(committedEventsSeen[cpu]) decoded, \(state.lostEvents) dropped by the ring, \(damagedEventsPerCPU[cpu]) damaged")
+        } else if accounted > state.producedEvents {
+            reader.diagnostics.count(.eventsBeyondProduced, accounted - state.producedEvents,
+                                     detail: "cpu \(state.cpu): ring produced \(state.producedEvents) events; \(committedEventsSeen[cpu]) decoded, \(state.lostEvents) dropped by the ring, \(damagedEventsPerCPU[cpu]) damaged")
         }
     }
 }

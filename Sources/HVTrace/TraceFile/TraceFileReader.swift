@@ -304,6 +304,12 @@ public final class TraceFileReader {
             end = .complete
             // Pull in the rest of the frame so a missing checksum (a cut in the last bytes) shows.
             _ = window.require(window.available.count + 1)
+            if !window.available.isEmpty {
+                // Chunks follow: an end chunk in mid-file (damage) must not hide the rest.
+                diagnostics.count(.chunksAfterEnd, detail: "end chunk at stream offset \(chunk.streamOffset) is followed by \(window.available.count)+ more bytes of chunks; reading on")
+                end = .notYet
+                return
+            }
             if window.failure == nil && window.endedInsideFrame {
                 diagnostics.count(.truncatedFile, detail: "file ends at byte \(window.compressedFileOffset) inside the final zstd frame (its checksum is missing); every chunk was read")
                 end = .truncated(fileOffset: window.compressedFileOffset, streamOffset: window.streamOffsetOfEnd)

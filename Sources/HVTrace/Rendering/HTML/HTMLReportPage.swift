@@ -35,7 +35,7 @@ public struct HTMLReportPage {
             body += HTMLPage.card("most time in", top.reason, "\(Format.percent(top.shareOfTime)) % of hypervisor time")
         }
         body += HTMLPage.card("CPUs", String(trace.cpuCount), "\(trace.events) events")
-        body += HTMLPage.card("unmatched / lost", "\(report.pairing.unmatchedEntries + report.pairing.unmatchedReturns) / \(report.pairing.lostEvents)",
+        body += HTMLPage.card("unmatched / lost", "\(report.pairing.unmatchedEntries + report.pairing.unmatchedReturns) / \(report.eventsLost)",
                               "exits / events")
         if let encoding = report.encoding {
             body += HTMLPage.card("encoding", "\(Format.decimal(encoding.ringBytesPerEvent, places: 2)) B/event",
