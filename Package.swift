@@ -24,7 +24,7 @@ let package = Package(
         .target(
             name: "HVTrace",
             dependencies: [
-                "TraceFormat", "CZstd",
+                "TraceFormat", "CZstd", "HypervisorModel",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             exclude: ["Analysis/REPORT-SCHEMA.md", "Recording/RECORDING.md"]
@@ -37,7 +37,7 @@ let package = Package(
         .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat"]),
         // Boots the hypervisor in QEMU (skipped without qemu-system-aarch64): trace counts,
         // determinism, overflow accounting, flight recorder, the probe's shell test, and Linux with 2 vCPUs.
-        .testTarget(name: "IntegrationTests", dependencies: ["TraceFormat", "HVTrace"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["TraceFormat", "HVTrace", "HypervisorModel"]),
         // Analyses (pairing, report, flame, compare) on event sequences of known distributions.
         .testTarget(name: "AnalysisTests", dependencies: ["HVTrace"]),
         // The hypervisor core's pure logic (ESR decoding, stage-2 descriptors, MMIO decode, PSCI
@@ -50,6 +50,6 @@ let package = Package(
         // jsonschema, headless chromium, tmux: scripts/setup-test-readers.sh installs them).
         .testTarget(name: "ViewTests", dependencies: ["HVTrace", "hvtrace"], exclude: ["Readers"]),
         // Live recording: ring consumer, drain loop, RAM file, QEMU session (stand-in QEMU), snapshot.
-        .testTarget(name: "RecordingTests", dependencies: ["HVTrace", "TraceFormat"]),
+        .testTarget(name: "RecordingTests", dependencies: ["HVTrace", "TraceFormat", "HypervisorModel"]),
     ]
 )

@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
 # Boots the Linux guest (Debian's arm64 kernel + our initramfs) directly on QEMU, without the
 # hypervisor: the baseline that hvtrace's "Linux under the hypervisor" numbers are compared to.
+# QEMU is started by `hvtrace run --direct` (the one launcher), so the machine is the one the
+# hypervisor runs get, minus the hypervisor.
 #
 # Prints the console, then a summary: wall time from QEMU's start to the init marker and to the
 # done marker (measured by this script), and the guest's own clock at both markers (the printk
 # timestamp of the marker's kernel-log copy and /proc/uptime). With --deterministic, QEMU runs
 # under -icount, so the guest's clock is virtual time and repeatable.
 #
-# Usage: scripts/run-linux-direct.sh [--deterministic] [--timeout SECONDS] [--smp N]
+# Usage: scripts/run-linux-direct.sh [--deterministic] [--timeout SECONDS] [--cpus N]
 #                                    [--append "EXTRA ARGS"] [--memory SIZE] [--dtb FILE] [--shell] [--quiet]
 #   --deterministic   -icount shift=0,sleep=off, dtb-randomness=off, a fixed virtual RTC
-#   --timeout S       kill QEMU after S seconds (default 180); exit status 124 then
-#   --memory SIZE     guest RAM (-m, default 1G)
+#   --timeout S       stop QEMU after S seconds (default 180); exit status 124 then
+#   --cpus N          vCPUs (-smp, default 2; --smp N is the same)
+#   --memory SIZE     guest RAM (-m, default 256M: the hypervisor's Linux VM's default)
+#   --append ARGS     extra words for the kernel command line (hvtrace run --guest-append)
 #   --dtb FILE        give Linux this DTB instead of QEMU's own (QEMU still rewrites /chosen and
 #                     /memory in it); used to check the hypervisor's guest DTB on plain QEMU
 #   --shell           boot into the interactive busybox shell (hvtrace.shell=1), no timeout
 #   --quiet           print only the marker lines and the summary, not the whole console
-# Exit status: 0 when QEMU exited by itself with 0 and scripts/check-linux-console.sh found every
-# workload marker in order.
+# Exit status: 0 when hvtrace exited 0 and scripts/check-linux-console.sh found every workload
+# marker in order.
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,19 +35,19 @@ smp=2
 extra_append=""
 shell=0
 quiet=0
-memory=1G
+memory=256M
 dtb=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --deterministic) deterministic=1 ;;
         --timeout) timeout_seconds=${2:?}; shift ;;
-        --smp) smp=${2:?}; shift ;;
+        --smp | --cpus) smp=${2:?}; shift ;;
         --append) extra_append=${2:?}; shift ;;
         --memory) memory=${2:?}; shift ;;
         --dtb) dtb=${2:?}; shift ;;
         --shell) shell=1 ;;
         --quiet) quiet=1 ;;
-        -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
         *) echo "run-linux-direct: unknown option '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -53,32 +57,24 @@ for file in Image initramfs.cpio.gz; do
     [ -f "$linux_dir/$file" ] || { echo "run-linux-direct: no $linux_dir/$file; run scripts/setup-guests.sh first" >&2; exit 1; }
 done
 
-machine="virt,gic-version=2"
-append="console=ttyAMA0 panic=-1"
-qemu_extra=()
-if [ "$deterministic" -eq 1 ]; then
-    machine="$machine,dtb-randomness=off"
-    qemu_extra+=(-icount shift=0,sleep=off -rtc base=2024-01-01,clock=vm)
-fi
-[ "$shell" -eq 1 ] && append="$append hvtrace.shell=1"
-[ -n "$extra_append" ] && append="$append $extra_append"
-[ -n "$dtb" ] && qemu_extra+=(-dtb "$dtb")
-
-qemu=(qemu-system-aarch64 -M "$machine" -cpu cortex-a72 -smp "$smp" -m "$memory" -nographic -no-reboot
-    -kernel "$linux_dir/Image" -initrd "$linux_dir/initramfs.cpio.gz" -append "$append"
-    "${qemu_extra[@]}")
+repo=$repo_root
+. "$repo_root/scripts/hvtrace-command.sh"
+launch=("$hvtrace" run --direct --guest linux --root "$repo_root" --cpus "$smp" --memory "$memory")
+[ "$deterministic" -eq 1 ] && launch+=(--deterministic)
+[ -n "$extra_append" ] && launch+=(--guest-append "$extra_append")
+[ -n "$dtb" ] && launch+=(--dtb "$dtb")
 
 if [ "$shell" -eq 1 ]; then
-    exec "${qemu[@]}"
+    exec "${launch[@]}" --shell
 fi
 
-echo "run-linux-direct: ${qemu[*]}" >&2
+echo "run-linux-direct: $("${launch[@]}" --dry-run)" >&2
 log=$(mktemp "${TMPDIR:-/tmp}/hvtrace-direct.XXXXXX")
 trap 'rm -f "$log" "$log.console"' EXIT
 
 start=$EPOCHREALTIME
 set +e
-timeout --foreground -k 5 "$timeout_seconds" "${qemu[@]}" </dev/null 2>&1 |
+timeout --foreground -k 5 "$((timeout_seconds + 30))" "${launch[@]}" --timeout "$timeout_seconds" </dev/null 2>&1 |
     while IFS= read -r line; do
         line=${line%$'\r'}
         now=$EPOCHREALTIME
@@ -113,7 +109,7 @@ if [ "$qemu_status" -eq 124 ] || [ "$qemu_status" -eq 137 ]; then
     echo "run-linux-direct: FAIL: timed out after ${timeout_seconds}s" >&2
     exit 124
 fi
-[ "$qemu_status" -eq 0 ] || { echo "run-linux-direct: FAIL: QEMU exited with $qemu_status" >&2; exit 1; }
+[ "$qemu_status" -eq 0 ] || { echo "run-linux-direct: FAIL: hvtrace run --direct exited with $qemu_status" >&2; exit 1; }
 cut -f2- "$log" >"$log.console"
 "$repo_root/scripts/check-linux-console.sh" "$log.console" "$smp" || exit 1
 exit 0

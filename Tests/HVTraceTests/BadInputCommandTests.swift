@@ -152,11 +152,15 @@ struct BadInputCommandTests {
         Case(arguments: ["snapshot", "good.hvt", "--offset", "twelve"],
              stderr: summaryPrefix + "--offset: expected a byte count (decimal or 0x…), got 'twelve'"),
         // record's options are checked before anything starts.
-        Case(arguments: ["record", "--guest", "probe", "--cpus", "9", "-o", "out.hvt"], stderr: summaryPrefix + "--cpus must be 1…8", absent: ["out.hvt"]),
+        Case(arguments: ["record", "--guest", "probe", "--cpus", "9", "-o", "out.hvt"], stderr: summaryPrefix + "--cpus 9: QEMU virt under the hypervisor has 1…8 physical CPUs (GICv2 serves at most 8)", absent: ["out.hvt"]),
+        Case(arguments: ["run", "--guest", "linux", "--vcpus", "3"],
+             stderr: summaryPrefix + "--vcpus 3 on --cpus 2: more vCPUs than physical CPUs is not supported yet (vCPU n runs on physical CPU n; there is no vCPU scheduler); use --cpus 3 or --vcpus 2"),
+        Case(arguments: ["run", "--guest", "linux", "--memory", "lots"],
+             stderr: summaryPrefix + "The value 'lots' is invalid for '--memory <size>': give a size such as 512M, 1536M or 2G"),
         Case(arguments: ["record", "--guest", "probe", "--timeout", "0", "-o", "out.hvt"],
              stderr: summaryPrefix + "--timeout must be a positive number of seconds", absent: ["out.hvt"]),
         Case(arguments: ["record", "--guest", "bogus"],
-             stderr: summaryPrefix + "The value 'bogus' is invalid for '--guest <guest>'. Please provide one of 'probe', 'probe-compare', 'nimbos-contract' or 'linux'."),
+             stderr: summaryPrefix + "The value 'bogus' is invalid for '--guest <guest>'. Please provide one of 'probe', 'hostile', 'probe-compare', 'probe-timer-rate', 'nimbos-contract', 'nimbos' or 'linux'."),
     ]
 
     /// Runs the binary in `directory`; returns (status, stdout, stderr).

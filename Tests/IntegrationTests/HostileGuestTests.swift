@@ -12,8 +12,8 @@ func runHostile(bootArguments: String = "") throws -> (status: Int32, console: S
     try buildOnce.get()
     // 100 000 operations take ~4 s of host time under TCG here; 120 s is the bound for a loaded CI machine.
     let (status, output) = try runProcess("/bin/sh", ["\(repositoryRoot)/hypervisor/scripts/run-qemu.sh", "hostile",
-                                      "-icount", "shift=0,sleep=off"],
-                          timeout: 120, environment: ["HV_BOOTARGS": bootArguments])
+                                      "--no-build", "--", "-icount", "shift=0,sleep=off"],
+                          timeout: 120, environment: scriptEnvironment.merging(["HV_BOOTARGS": bootArguments]) { $1 })
     return (status, output)
 }
 

@@ -4,6 +4,7 @@
 
 import Foundation
 import TraceFormat
+import HVTrace
 
 /// Where the repository is (this file is Tests/IntegrationTests/HypervisorRun.swift).
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -63,6 +64,10 @@ func runProcess(_ executable: String, _ arguments: [String], timeout: Double,
     return (process.terminationStatus, text)
 }
 
+/// The environment of scripts that launch guests: the hvtrace they call is the one this test run
+/// built (scripts/hvtrace-command.sh; a `swift build` of their own would wait on our build lock).
+var scriptEnvironment: [String: String] { ["HVTRACE": HVTraceExecutable.path] }
+
 /// Builds the hypervisor and the probe once per test process (`make -C hypervisor`).
 let buildOnce: Result<Void, IntegrationFailure> = {
     do {
@@ -89,20 +94,14 @@ struct HypervisorRun {
         guard let qemuPath else { throw IntegrationFailure(description: "qemu-system-aarch64 is not installed") }
         let ramFile = "/dev/shm/hvtrace-test-\(getpid())-\(UInt32.random(in: 0 ... .max))"
         defer { try? FileManager.default.removeItem(atPath: ramFile) }
-        var machine = "virt,virtualization=on,gic-version=2,memory-backend=ram"
-        if deterministic { machine += ",dtb-randomness=off" }
-        var arguments = [
-            "-M", machine, "-cpu", "cortex-a72", "-smp", "2", "-m", "1G",
-            "-object", "memory-backend-file,id=ram,size=1G,mem-path=\(ramFile),share=on",
-            "-nographic", "-no-reboot",
-            "-kernel", "\(repositoryRoot)/hypervisor/build/hv.elf",
-            "-device", "loader,file=\(repositoryRoot)/hypervisor/build/probe.bin,addr=0x50080000,force-raw=on",
-            "-append", (["guest=\(guest)"] + bootArguments).joined(separator: " "),
-        ]
-        if deterministic {
-            arguments += ["-icount", "shift=0,sleep=off", "-rtc", "base=2024-01-01T00:00:00,clock=vm"]
+        // The one QEMU command line (Sources/HVTrace/Launch), with this test's own RAM file.
+        guard let kind = GuestKind(rawValue: guest), kind.isProbe else {
+            throw IntegrationFailure(description: "\(guest) is not a mode of the probe image")
         }
-        let (status, console) = try runPinned(qemuPath, arguments, cpu: pinnedCPU, timeout: timeout, stopWhen: stopWhen)
+        let command = QEMUCommand(ramFilePath: ramFile, hypervisorELF: "\(repositoryRoot)/hypervisor/build/hv.elf", guest: kind,
+                                  images: [LoadedImage(path: "\(repositoryRoot)/hypervisor/build/probe.bin", address: kind.imageAddress)],
+                                  extraBootArguments: bootArguments, deterministic: deterministic)
+        let (status, console) = try runPinned(qemuPath, command.arguments, cpu: pinnedCPU, timeout: timeout, stopWhen: stopWhen)
         guard let file = FileHandle(forReadingAtPath: ramFile) else {
             throw IntegrationFailure(description: "RAM file \(ramFile) missing after the run; console:\n\(console)")
         }
@@ -118,12 +117,11 @@ struct HypervisorRun {
         try buildOnce.get()
         guard let qemuPath else { throw IntegrationFailure(description: "qemu-system-aarch64 is not installed") }
         let word = 0x4856_5452 << 32 | mode  // ProbeProtocol.modeMagic in [63:32]
-        let arguments = [
-            "-M", "virt,gic-version=2", "-cpu", "cortex-a72", "-smp", "1", "-m", "1G", "-nographic", "-no-reboot",
-            "-kernel", "\(repositoryRoot)/hypervisor/build/probe.elf",
-            "-device", "loader,addr=0x4007fff8,data=0x\(String(word, radix: 16)),data-len=8",
-        ]
-        let (status, console) = try runPinned(qemuPath, arguments, cpu: pinnedCPU, timeout: timeout, stopWhen: nil)
+        // The one QEMU command line, direct (no hypervisor), plus the mode word.
+        var command = QEMUCommand(guest: .probe, shape: MachineShape(physicalCPUs: 1, vcpus: 1, guestRAMBytes: 1 << 30, machineRAMBytes: 1 << 30),
+                                  boot: .direct(kernel: "\(repositoryRoot)/hypervisor/build/probe.elf", initrd: nil, deviceTree: nil, commandLine: nil))
+        command.extraArguments = ["-device", "loader,addr=0x4007fff8,data=0x\(String(word, radix: 16)),data-len=8"]
+        let (status, console) = try runPinned(qemuPath, command.arguments, cpu: pinnedCPU, timeout: timeout, stopWhen: nil)
         return HypervisorRun(console: console, status: status, region: [])
     }
 

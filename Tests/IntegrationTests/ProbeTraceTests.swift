@@ -140,7 +140,7 @@ struct ProbeTraceTests {
     @Test("After a deliberate panic the flight recorder still holds the last events, the marker before the panic included")
     func flightRecorderSurvivesPanic() throws {
         let run = try HypervisorRun.probe(bootArguments: ["panic=1", "trace=overwrite"],
-                                          stopWhen: { $0.contains("halted (read it with") })
+                                          stopWhen: { $0.contains("read it with `hvtrace snapshot`") })
         #expect(run.console.contains("hv PANIC: requested by the guest"))
         #expect(run.console.contains("  x0=0x"), "the panic prints the register dump")
         let region = try DecodedRegion(run.region)
@@ -160,7 +160,8 @@ struct ProbeTraceTests {
     @Test("scripts/test-probe.sh: probe, nimbos-contract, probe-compare and hostile phase lines, exit 0")
     func probeShellTest() throws {
         try buildOnce.get()
-        let (status, output) = try runProcess("/bin/sh", ["\(repositoryRoot)/hypervisor/scripts/test-probe.sh"], timeout: 300)
+        let (status, output) = try runProcess("/bin/sh", ["\(repositoryRoot)/hypervisor/scripts/test-probe.sh"], timeout: 300,
+                                              environment: scriptEnvironment)
         #expect(status == 0, "test-probe.sh output:\n\(output)")
         #expect(output.contains("test-probe: all passed"))
     }

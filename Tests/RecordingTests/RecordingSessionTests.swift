@@ -7,6 +7,7 @@ import Foundation
 import Testing
 @testable import HVTrace
 import TraceFormat
+import HypervisorModel
 
 /// A temporary repository root with placeholder hypervisor and probe images, and a fake QEMU script.
 struct FakeQEMUSetup {
@@ -67,6 +68,8 @@ struct RecordingSessionTests {
         let headerBlock = Int(TraceRegion.ramFileOffset) / 4096
         let setup = try FakeQEMUSetup(script: findRAMFile + """
             dd if=\(regionFile) of="$ram" bs=4096 skip=1 seek=\(headerBlock + 1) conv=notrunc status=none
+            # The end status first: hvtrace unlinks the RAM file once the header is there.
+            printf 'HVSTATUS\\002\\000\\000\\000' | dd of="$ram" bs=1 seek=\(RunEndStatus.ramFileOffset) conv=notrunc status=none
             dd if=\(regionFile) of="$ram" bs=4096 count=1 seek=\(headerBlock) conv=notrunc status=none
             sleep 0.3
             exit 0
@@ -106,6 +109,8 @@ struct RecordingSessionTests {
         let headerBlock = Int(TraceRegion.ramFileOffset) / 4096
         let setup = try FakeQEMUSetup(script: findRAMFile + """
             dd if=\(regionFile) of="$ram" bs=4096 skip=1 seek=\(headerBlock + 1) conv=notrunc status=none
+            # The end status first: hvtrace unlinks the RAM file once the header is there.
+            printf 'HVSTATUS\\002\\000\\000\\000' | dd of="$ram" bs=1 seek=\(RunEndStatus.ramFileOffset) conv=notrunc status=none
             dd if=\(regionFile) of="$ram" bs=4096 count=1 seek=\(headerBlock) conv=notrunc status=none
             sleep 0.3
             kill -KILL $$
@@ -191,7 +196,7 @@ func qemuCommandShape(deterministic: Bool) {
         + " -nographic -no-reboot -kernel hypervisor/build/hv.elf"
         + " -device loader,file=Image,addr=0x50200000,force-raw=on"
         + " -device loader,file=initramfs.cpio.gz,addr=0x58000000,force-raw=on"
-        + " -append 'guest=linux initrd_size=0xf140d'"
+        + " -append 'guest=linux vcpus=2 mem=0x10000000 initrd_size=0xf140d'"
         + (deterministic ? " -icount shift=0,sleep=off -rtc base=2024-01-01T00:00:00,clock=vm" : "")
     #expect(command.commandLine == expected)
 }

@@ -1,6 +1,6 @@
-/// Preparing guest RAM for Linux's arm64 boot protocol (Documentation/arm64/booting.rst):
+/// Preparing guest RAM for Linux's arm64 boot protocol (Documentation/arch/arm64/booting.rst):
 /// QEMU's `-device loader` has already placed the Image at IPA 0x4020_0000 and the initramfs at
-/// IPA 0x4800_0000 (PA = IPA + 0x1000_0000); the hypervisor checks the Image header, writes the
+/// IPA 0x4800_0000 (PA = IPA + 0x1000_0000); the hypervisor checks the Image header (core/model/LinuxImageHeader), writes the
 /// guest's DTB (core/model/GuestDeviceTree) at IPA 0x4FE0_0000 and cleans it to the point of
 /// coherency (the kernel reads it with its MMU and caches off). vCPU 0 then starts at the Image
 /// with x0 = the DTB's IPA, x1–x3 = 0, EL1h with DAIF masked, SCTLR_EL1.M = C = 0.
@@ -9,20 +9,10 @@ enum LinuxBoot {
   static let baseCommandLine: StaticString = "console=ttyAMA0 earlycon=pl011,0x09000000 rdinit=/init"
   /// Space reserved for the DTB (booting.rst: at most 2 MiB; ours is ~2 KiB).
   static let deviceTreeCapacity = 0x1_0000
-  /// Image header (booting.rst "Call the kernel image"): text_offset at 0x08, image_size at 0x10,
-  /// flags at 0x30, magic "ARM\x64" at 0x38.
-  static let imageMagic: UInt32 = 0x644D_5241
-
   /// Errors that stop a Linux boot, naming what was found where.
   enum PreparationError: Error {
-    /// No `ARM\x64` magic at offset 0x38 of the Image at `physicalAddress`.
-    case notAnImage(physicalAddress: UInt64, found: UInt32)
-    /// text_offset must be 0: the Image is loaded 2 MiB aligned, exactly where it runs.
-    case unsupportedTextOffset(UInt64)
-    /// flags bit 0 (big-endian kernel) set, or a page size other than 4 KiB / unspecified.
-    case unsupportedFlags(UInt64)
-    /// The kernel (image_size, bss included) would overlap the initramfs at `limit`.
-    case imageTooLarge(imageSize: UInt64, limit: UInt64)
+    /// The Image header at `physicalAddress` (core/model/LinuxImageHeader: booting.rst's fields).
+    case image(LinuxImageError, physicalAddress: UInt64)
     /// `initrd_size=` is missing or not hexadecimal, or the initramfs does not fit below the DTB.
     case badInitrdSize(UInt64)
     /// The initramfs at `physicalAddress` does not start with gzip's magic 1f 8b.
@@ -37,16 +27,15 @@ enum LinuxBoot {
     let ram = description.ram
     let toPhysical = { (ipa: UInt64) in ipa - ram.ipa + ram.physicalAddress }
     let image = toPhysical(VMConfigs.linuxImageIPA)
-    let magic = UInt32(truncatingIfNeeded: load64(image + 0x38))
-    guard magic == imageMagic else { throw .notAnImage(physicalAddress: image, found: magic) }
-    let textOffset = load64(image + 0x08)
-    guard textOffset == 0 else { throw .unsupportedTextOffset(textOffset) }
-    let flags = load64(image + 0x30)
-    let pageSize = (flags >> 1) & 3  // 0 unspecified, 1 = 4K, 2 = 16K, 3 = 64K
-    guard flags & 1 == 0, pageSize <= 1 else { throw .unsupportedFlags(flags) }
-    let imageSize = load64(image + 0x10)
-    guard VMConfigs.linuxImageIPA + imageSize <= VMConfigs.linuxInitrdIPA else {
-      throw .imageTooLarge(imageSize: imageSize, limit: VMConfigs.linuxInitrdIPA)
+    let header: LinuxImageHeader
+    do throws(LinuxImageError) {
+      header = try LinuxImageHeader(
+        bytes: UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(image)), count: LinuxImageHeader.size))
+      let features = CPU.memoryModelFeatures0()
+      try header.check(availableBytes: VMConfigs.linuxInitrdIPA - VMConfigs.linuxImageIPA,
+                       granuleSupported: { $0.isImplemented(memoryModelFeatures0: features) })
+    } catch {
+      throw .image(error, physicalAddress: image)
     }
 
     let initrdSize = parseHex(boot.argument("initrd_size")) ?? 0
@@ -80,8 +69,16 @@ enum LinuxBoot {
     }
     CPU.cleanToPointOfCoherency(address: deviceTree, size: UInt64(size))
 
-    Console.write("hv: linux Image ok (image_size "); Console.write(hex: imageSize)
-    Console.write(", flags "); Console.write(hex: flags); Console.write("), initramfs ")
+    Console.write("hv: linux Image ok (image_size "); Console.write(hex: header.imageSize)
+    Console.write(", flags "); Console.write(hex: header.flags); Console.write(": ")
+    if let pageBytes = header.pageSize.bytes {
+      Console.write("LE, "); Console.write(decimal: pageBytes >> 10); Console.write(" KiB pages, ")
+    } else {
+      Console.write("LE, page size unspecified, ")
+    }
+    Console.write(header.placeAnywhere ? "placed anywhere" : "placed near the start of RAM")
+    Console.write(", "); Console.write(decimal: UInt64(description.vcpuCount)); Console.write(" vCPUs, RAM ")
+    Console.write(decimal: ram.size >> 20); Console.write(" MiB), initramfs ")
     Console.write(hex: VMConfigs.linuxInitrdIPA); Console.write("+"); Console.write(hex: initrdSize)
     Console.write(", DTB "); Console.write(hex: VMConfigs.linuxDeviceTreeIPA); Console.write(" (")
     Console.write(decimal: UInt64(size)); Console.write(" bytes), cmdline \"")
@@ -92,19 +89,14 @@ enum LinuxBoot {
   static func report(_ error: PreparationError) {
     Console.write("hv: cannot boot linux: ")
     switch error {
-    case .notAnImage(let address, let found):
-      Console.write("no ARM\\x64 magic at "); Console.write(hex: address + 0x38)
-      Console.write(" (found "); Console.write(hex: UInt64(found)); Console.write(")")
-    case .unsupportedTextOffset(let offset):
-      Console.write("text_offset "); Console.write(hex: offset); Console.write(" is not 0")
-    case .unsupportedFlags(let flags):
-      Console.write("Image flags "); Console.write(hex: flags); Console.write(" (need LE, 4 KiB pages)")
-    case .imageTooLarge(let size, let limit):
-      Console.write("image_size "); Console.write(hex: size); Console.write(" reaches past ")
-      Console.write(hex: limit)
+    case .image(let error, let address):
+      let field = error.field
+      Console.write("Image at PA "); Console.write(hex: address); Console.write(": ")
+      Console.write(field.name); Console.write(" (offset "); Console.write(hex: UInt64(field.offset))
+      Console.write(") = "); Console.write(hex: field.value); Console.write(": "); Console.write(error.problem)
     case .badInitrdSize(let size):
       Console.write("initrd_size="); Console.write(hex: size)
-      Console.write(" missing or too large (run-qemu.sh passes it)")
+      Console.write(" missing or too large (hvtrace passes the initramfs size)")
     case .initrdNotGzip(let address):
       Console.write("no gzip initramfs at PA "); Console.write(hex: address)
     case .deviceTree:

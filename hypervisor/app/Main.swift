@@ -12,13 +12,16 @@ func hypervisorMain(_ deviceTreeAddress: UInt64, _ bootCounter: UInt64) -> Never
   Console.write(decimal: CPU.currentExceptionLevel())
   Console.write(CPU.el2TranslationAndCachesEnabled() ? ", EL2 MMU + caches on\r\n" : ", MMU OFF\r\n")
   PageAllocator.initialize()
+  RunEnd.markRunning()
 
   let dtb = deviceTreeAddress != 0 ? deviceTreeAddress : Platform.defaultDeviceTreeAddress
   var boot = BootInformation()
   do throws(DeviceTreeError) {
     boot = try DeviceTreeReader(base: dtb).read()
   } catch {
-    Console.write("hv: cannot read the DTB at "); Console.write(hex: dtb); Console.write("\r\n")
+    Console.write("hv: cannot read the DTB at "); Console.write(hex: dtb)
+    Console.write(" (QEMU passes it in x0; boot the hypervisor with -kernel hv.elf)\r\n")
+    RunEnd.end(.configurationRejected, address: dtb)
   }
   Console.write("hv: memory "); Console.write(hex: boot.memoryBase); Console.write(" size ")
   Console.write(hex: boot.memorySize); Console.write(", bootargs \""); Console.write(bytes: boot.bootArguments)
@@ -30,20 +33,21 @@ func hypervisorMain(_ deviceTreeAddress: UInt64, _ bootCounter: UInt64) -> Never
   guard let kind = GuestKind(name: guestName) else {
     Console.write("hv: unknown guest=\""); Console.write(bytes: guestName)
     Console.write("\" (probe, hostile, probe-compare, probe-timer-rate, nimbos-contract, nimbos, linux)\r\n")
-    Firmware.systemOff()
+    RunEnd.end(.configurationRejected)
   }
+  let shape = MachineCheck.shape(for: kind, boot: boot)
   let seed = boot.argument("seed").flatMap(parseUnsigned) ?? ProbeProtocol.hostileDefaultSeed
   let requestedOperations = boot.argument("ops").flatMap(parseUnsigned)
   let operations = requestedOperations ?? ProbeProtocol.hostileDefaultOperations
   let description = VMConfigs.description(
-    for: kind, probePanicAtEnd: boot.argument("panic") != nil,
+    for: kind, linuxShape: shape, probePanicAtEnd: boot.argument("panic") != nil,
     hostileSeed: seed, hostileOperations: operations, compareIterations: requestedOperations ?? 0)
   if kind == .linux {
     do throws(LinuxBoot.PreparationError) {
       try LinuxBoot.prepare(description, boot: boot)
     } catch {
       LinuxBoot.report(error)
-      Firmware.systemOff()
+      RunEnd.end(.configurationRejected)
     }
   }
 
@@ -52,8 +56,8 @@ func hypervisorMain(_ deviceTreeAddress: UInt64, _ bootCounter: UInt64) -> Never
   do throws(VMError) {
     vm = try VM(description, index: UInt8(runningVMs.count))
   } catch {
-    Console.write("hv: cannot build the VM\r\n")
-    Firmware.systemOff()
+    Console.write("hv: cannot build the VM (stage-2 tables: page pool exhausted or IPA size unsupported)\r\n")
+    RunEnd.end(.configurationRejected)
   }
   runningVMs.append(vm)
   PhysicalCPUs.publish()

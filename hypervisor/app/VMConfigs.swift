@@ -27,20 +27,17 @@ enum GuestKind {
   }
 }
 
+/// The VMs the hypervisor builds, on the memory map of GuestMemoryLayout (core/model).
 enum VMConfigs {
-  static let guestRAMIPA: UInt64 = 0x4000_0000
-  static let guestRAMPhysical: UInt64 = 0x5000_0000
-  static let smallGuestRAMSize: UInt64 = 128 << 20
-  static let linuxRAMSize: UInt64 = 256 << 20
+  static let guestRAMIPA = GuestMemoryLayout.guestRAMIPA
+  static let guestRAMPhysical = GuestMemoryLayout.guestRAMPhysical
   /// NimbOS / probe image IPA (PA 0x5008_0000), MMU off at entry.
-  static let smallGuestImageIPA: UInt64 = 0x4008_0000
-  /// Linux Image IPA (2 MiB aligned) and the guest DTB the hypervisor writes.
-  static let linuxImageIPA: UInt64 = 0x4020_0000
-  static let linuxDeviceTreeIPA: UInt64 = 0x4FE0_0000
-  /// The initramfs (its size comes from `initrd_size=` in the hypervisor's bootargs).
-  static let linuxInitrdIPA: UInt64 = 0x4800_0000
-  /// Linux runs SMP: vCPU n on physical CPU n (QEMU -smp 2).
-  static let linuxVCpuCount = 2
+  static let smallGuestImageIPA = GuestMemoryLayout.smallGuestImageIPA
+  /// Linux Image IPA (2 MiB aligned), the initramfs (its size comes from `initrd_size=` in the
+  /// hypervisor's bootargs) and the guest DTB the hypervisor writes.
+  static let linuxImageIPA = GuestMemoryLayout.linuxImageIPA
+  static let linuxInitrdIPA = GuestMemoryLayout.linuxInitrdIPA
+  static let linuxDeviceTreeIPA = GuestMemoryLayout.linuxDeviceTreeIPA
   static let uart = GuestMemoryRegion(ipa: Platform.uartBase, physicalAddress: Platform.uartBase, size: 0x1000)
   /// EL1 virtual timer (PPI 27, Linux), EL1 physical timer (PPI 30, NimbOS), PL011 (SPI 1).
   static let passthroughInterrupts: [UInt32] = [27, 30, Platform.uartInterrupt]
@@ -49,7 +46,9 @@ enum VMConfigs {
   /// `hostileSeed`/`hostileOperations` (boot arguments `seed=N`, `ops=N`) reach the hostile
   /// probe in x0: seed in [63:32], operation count in [31:0]; `compareIterations` (`ops=N`) reaches
   /// the compare mode in x0 (0 = its default).
-  static func description(for kind: GuestKind, probePanicAtEnd: Bool = false,
+  /// `linuxShape`: the Linux VM's vCPUs and RAM (checked with GuestShape against the machine).
+  static func description(for kind: GuestKind, linuxShape: (vcpus: Int, ramBytes: UInt64),
+                          probePanicAtEnd: Bool = false,
                           hostileSeed: UInt64 = ProbeProtocol.hostileDefaultSeed,
                           hostileOperations: UInt64 = ProbeProtocol.hostileDefaultOperations,
                           compareIterations: UInt64 = 0) -> VMDescription {
@@ -78,8 +77,8 @@ enum VMConfigs {
       // amba-pl011 driver finds the real PrimeCell IDs, console output costs no exits, and input
       // reaches the interactive shell through the real RX interrupt.
       var description = VMDescription(
-        name: "linux", hardwareVMID: 1, vcpuCount: linuxVCpuCount,
-        ram: GuestMemoryRegion(ipa: guestRAMIPA, physicalAddress: guestRAMPhysical, size: linuxRAMSize),
+        name: "linux", hardwareVMID: 1, vcpuCount: linuxShape.vcpus,
+        ram: GuestMemoryRegion(ipa: guestRAMIPA, physicalAddress: guestRAMPhysical, size: linuxShape.ramBytes),
         entry: linuxImageIPA, bootX0: linuxDeviceTreeIPA, bootX1: 0, passthroughMMIO: [uart],
         distributorIPA: Platform.distributorBase, cpuInterfaceIPA: Platform.cpuInterfaceBase,
         passthroughInterrupts: passthroughInterrupts, probeDeviceIPA: nil)
@@ -92,7 +91,7 @@ enum VMConfigs {
   private static func small(name: StaticString, x1: UInt64, testDevice: UInt64?, x0: UInt64 = 0) -> VMDescription {
     VMDescription(
       name: name, hardwareVMID: 1, vcpuCount: 1,
-      ram: GuestMemoryRegion(ipa: guestRAMIPA, physicalAddress: guestRAMPhysical, size: smallGuestRAMSize),
+      ram: GuestMemoryRegion(ipa: guestRAMIPA, physicalAddress: guestRAMPhysical, size: GuestMemoryLayout.smallGuestRAMBytes),
       entry: smallGuestImageIPA, bootX0: x0, bootX1: x1, passthroughMMIO: [uart],
       distributorIPA: Platform.distributorBase, cpuInterfaceIPA: Platform.cpuInterfaceBase,
       passthroughInterrupts: passthroughInterrupts, probeDeviceIPA: testDevice)

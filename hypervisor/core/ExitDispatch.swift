@@ -106,20 +106,20 @@ func finish(_ action: ExitAction, frame: UnsafeMutablePointer<TrapFrame>, vcpu: 
     printExitSummary(vcpu.vm)
     Tracing.printSummary()
     Console.write("hv: guest requested SYSTEM_OFF, powering off\r\n")
-    Firmware.systemOff()
+    RunEnd.end(.guestPoweredOff)
   case .reset:
     printExitSummary(vcpu.vm)
     Tracing.printSummary()
     Console.write("hv: guest requested SYSTEM_RESET\r\n")
-    Firmware.systemReset()
+    RunEnd.end(.guestReset)
   case .panicRequested:
     Console.write("\r\nhv PANIC: requested by the guest (debug hypercall)\r\n")
     printRegisterDump(frame)
     printExitSummary(vcpu.vm)
     Tracing.printSummary()
     Console.write("hv: flight recorder committed at "); Console.write(hex: TraceRegion.physicalBase)
-    Console.write(", halted (read it with `hvtrace snapshot`)\r\n")
-    CPU.halt()
+    Console.write(", powering off (keep it with `hvtrace record --keep-ram-file`, read it with `hvtrace snapshot`)\r\n")
+    RunEnd.end(.guestRequestedPanic, address: frame.pointee.elr)
   }
 }
 
@@ -144,7 +144,7 @@ func handleLowerUnexpected(_ frame: UnsafeMutablePointer<TrapFrame>, _ vector: U
   Console.write(" pc="); Console.write(hex: frame.pointee.elr)
   Console.write(" esr="); Console.write(hex: CPU.exceptionSyndrome()); Console.write("\r\n")
   printExitSummary(VCpu.current.vm)
-  CPU.halt()
+  RunEnd.end(.guestUnexpectedException, detail: CPU.exceptionSyndrome(), address: frame.pointee.elr)
 }
 
 /// An exception taken at EL2 itself: a hypervisor bug. Dump and stop.
@@ -160,7 +160,9 @@ func handleHypervisorPanic(_ frame: UnsafeMutablePointer<TrapFrame>, _ vector: U
   // Leave the flight recorder readable: commit this CPU's open page (the trace of the exit
   // that led here is in it). Other CPUs' open pages are recovered as uncommitted by snapshot.
   Tracing.flushCurrentCPU()
-  CPU.halt()
+  // End QEMU so whoever launched it sees the panic at once instead of a hang (hvtrace exits 1).
+  Console.write("hv: powering off after the panic\r\n")
+  RunEnd.end(.hypervisorPanic, detail: syndrome.rawValue, address: CPU.faultVirtualAddress())
 }
 
 /// Prints ELR, SPSR and x0–x30 of `frame`, four registers a line.

@@ -34,6 +34,8 @@ enum CPU {
   static func counterFrequency() -> UInt64 { read_cntfrq_el0() }
   /// Physical address range supported, ID_AA64MMFR0_EL1.PARange (bits [3:0]).
   static func physicalAddressRangeField() -> UInt8 { UInt8(read_id_aa64mmfr0_el1() & 0xF) }
+  /// ID_AA64MMFR0_EL1 (Arm ARM D19.2.64): granule support, PARange.
+  static func memoryModelFeatures0() -> UInt64 { read_id_aa64mmfr0_el1() }
   static func mainID() -> UInt64 { read_midr_el1() }
   static func multiprocessorAffinity() -> UInt64 { read_mpidr_el1() }
   static func currentExceptionLevel() -> UInt64 { (read_currentel() >> 2) & 3 }

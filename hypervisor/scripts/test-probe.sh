@@ -14,7 +14,7 @@ failures=0
 # Virtual time (-icount shift=0,sleep=off) makes the timer phases independent of host load: a
 # timer armed 1 ms ahead cannot fire before the guest's next WFI however late the host runs QEMU.
 run_guest() {
-  output=$(timeout 60 "$here/scripts/run-qemu.sh" "$1" -icount shift=0,sleep=off 2>&1)
+  output=$(timeout 60 "$here/scripts/run-qemu.sh" "$1" --no-build -- -icount shift=0,sleep=off 2>&1)
   status=$?
 }
 

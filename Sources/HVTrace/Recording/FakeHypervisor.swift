@@ -10,6 +10,7 @@ import Darwin
 #endif
 import Synchronization
 import TraceFormat
+import HypervisorModel
 
 /// Barriers as C11 fences, CLOCK_MONOTONIC in 16 ns ticks (62.5 MHz, QEMU virt's CNTFRQ) as the counter.
 public enum HostTracePlatform: TracePlatform {
@@ -84,7 +85,18 @@ public enum FakeHypervisor {
             threads.append(thread)
         }
         for thread in threads { pthread_join(thread, nil) }
+        // The end status the real hypervisor leaves before SYSTEM_OFF (RunEndStatus).
+        let state: RunEndState = options.exitStatus == 0 && !options.skipFinalFlush ? .guestPoweredOff : .hypervisorPanic
+        writeRunEndStatus(state, intoRAMFileMapping: mapped)
         return work.map(\.produced)
+    }
+
+    /// Writes the end-status block into a mapping of the RAM file (from its start).
+    public static func writeRunEndStatus(_ state: RunEndState, intoRAMFileMapping base: UnsafeMutableRawPointer) {
+        let block = base + Int(RunEndStatus.ramFileOffset)
+        block.storeBytes(of: UInt32(state.rawValue).littleEndian, toByteOffset: RunEndStatus.stateOffset, as: UInt32.self)
+        HostTracePlatform.storeBarrier()
+        block.storeBytes(of: RunEndStatus.magic.littleEndian, toByteOffset: RunEndStatus.magicOffset, as: UInt64.self)
     }
 }
 

@@ -25,6 +25,8 @@ public enum RecordingError: Error, CustomStringConvertible, Sendable {
     case hypervisorBuildFailed(directory: String, status: Int32)
     /// The output file could not be written.
     case output(path: String, reason: String)
+    /// The launch request itself is wrong (shape, options, missing image): nothing was started.
+    case launch(LaunchError)
 
     public var description: String {
         switch self {
@@ -49,6 +51,8 @@ public enum RecordingError: Error, CustomStringConvertible, Sendable {
             return "make -C \(directory) failed with status \(status); fix the build or pass --no-build with an existing hv.elf"
         case let .output(path, reason):
             return "\(path): \(reason)"
+        case let .launch(error):
+            return error.description
         }
     }
 

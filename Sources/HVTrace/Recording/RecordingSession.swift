@@ -101,7 +101,24 @@ public struct RecordingOptions: Sendable {
     public var buildHypervisor = true
     /// The repository root (holds hypervisor/ and cache/).
     public var repositoryRoot = "."
-    public var cpuCount = 2
+    /// Physical CPUs, vCPUs, guest and machine RAM (`--cpus`, `--vcpus`, `--memory`, `--machine-memory`).
+    public var machine = MachineRequest()
+    /// QEMU -smp (the machine's physical CPUs).
+    public var cpuCount: Int {
+        get { machine.physicalCPUs }
+        set { machine.physicalCPUs = newValue }
+    }
+    /// The guest directly on QEMU, without the hypervisor (the baseline; nothing to record).
+    public var direct = false
+    /// Words for the Linux kernel's command line (`--guest-append`).
+    public var guestCommandLine: [String] = []
+    /// Linux's interactive busybox shell (`hvtrace.shell=1` on its command line).
+    public var shell = false
+    /// A DTB for a direct run (`-dtb`).
+    public var deviceTree: String?
+    /// QEMU words placed after all of ours (`hvtrace run … -- WORDS`).
+    public var qemuExtraArguments: [String] = []
+    /// The hypervisor's extra boot arguments (`--append`).
     public var extraBootArguments: [String] = []
     /// No progress line even on a terminal.
     public var quiet = false
@@ -129,40 +146,23 @@ public struct RecordingResult {
     public var command: QEMUCommand
     public var ramFilePath: String
 
-    /// 0 when the guest powered off or the user stopped the run, 124 on timeout, 1 when QEMU failed.
+    /// 0 when the guest powered off or the user stopped the run, 124 on timeout, 1 when QEMU failed
+    /// or the guest did not reach its own end (a refused boot, a hypervisor panic, a guest reset).
     public var exitCode: Int32 {
         switch end {
         case .guestPoweredOff, .interrupted, .producerFinished: return 0
         case .timedOut: return 124
-        case .qemuEnded: return 1
+        case .qemuEnded, .hypervisorStopped: return 1
         }
     }
 }
 
 /// Runs QEMU + hypervisor + guest and (when given an output) records the trace live.
 public enum RecordingSession {
-    /// Builds the QEMU command for `options` with its RAM file at `ramFilePath` (checks the files exist).
+    /// Builds the QEMU command for `options` with its RAM file at `ramFilePath` (checks the files
+    /// exist and the shape is one the hypervisor runs): `GuestLaunch.command`.
     public static func command(for options: RecordingOptions, ramFilePath: String) throws(RecordingError) -> QEMUCommand {
-        let root = options.repositoryRoot
-        let hypervisor = "\(root)/hypervisor/build/hv.elf"
-        try requireFile(hypervisor, hint: "run `make -C hypervisor` (or drop --no-build)")
-        let image = options.image ?? "\(root)/\(options.guest.defaultImage)"
-        try requireFile(image, hint: options.guest.imageHint)
-        var images = [LoadedImage(path: image, address: options.guest.imageAddress)]
-        var bootArguments: [String] = []
-        if options.guest == .linux {
-            let initramfs = options.initramfs ?? "\(root)/\(GuestKind.defaultInitramfs)"
-            try requireFile(initramfs, hint: GuestKind.linux.imageHint)
-            images.append(LoadedImage(path: initramfs, address: GuestKind.initramfsAddress))
-            bootArguments.append("initrd_size=0x" + String(try fileSize(initramfs), radix: 16))
-        }
-        if let mode = options.mode { bootArguments.append("trace_mode=\(mode.name)") }
-        var command = QEMUCommand(ramFilePath: ramFilePath, hypervisorELF: hypervisor, guest: options.guest, images: images,
-                                  extraBootArguments: bootArguments + options.extraBootArguments,
-                                  deterministic: options.deterministic, cpuCount: options.cpuCount)
-        command.executable = options.qemuExecutable
-        command.executablePrefixArguments = options.qemuPrefixArguments
-        return command
+        try GuestLaunch.command(for: options, ramFilePath: ramFilePath)
     }
 
     /// Runs `make -C <root>/hypervisor`, its output on our stderr.
@@ -187,10 +187,14 @@ public enum RecordingSession {
         openOutput: ((RegionHeader, RecordingMetadata) throws -> any TraceOutput)?,
         observe: ((RingConsumer) -> Bool)? = nil
     ) throws -> RecordingResult {
-        if options.buildHypervisor { try buildHypervisor(root: options.repositoryRoot) }
-        let ram = try SharedRAMFile(size: 1 << 30, removeWhenDone: !options.keepRAMFile)
-        defer { ram.removeIfRequested() }
-        let command = try command(for: options, ramFilePath: ram.path)
+        if options.direct && openOutput != nil { throw RecordingError.launch(.optionNeedsHypervisor(option: "recording a trace")) }
+        if options.buildHypervisor && !options.direct { try buildHypervisor(root: options.repositoryRoot) }
+        // The command first (it checks the request and sizes the machine), then the RAM file of that size.
+        var command = try command(for: options, ramFilePath: "")
+        let ramFile = options.direct ? nil
+            : try SharedRAMFile(size: Int(command.shape.machineRAMBytes), removeWhenDone: !options.keepRAMFile)
+        defer { ramFile?.removeIfRequested() }
+        if let ramFile { command.useRAMFile(ramFile.path) }
 
         StopSignals.reset()
         StopSignals.install()
@@ -206,14 +210,20 @@ public enum RecordingSession {
         /// Why to stop now, or nil to go on.
         func stopReason() -> RecordingEnd? {
             if let signal = StopSignals.received { return .interrupted(signal: signal) }
-            if let ended = qemu.poll() { return ended == .exited(status: 0) ? .guestPoweredOff : .qemuEnded(ended) }
+            if let ended = qemu.poll() {
+                guard ended == .exited(status: 0) else { return .qemuEnded(ended) }
+                // QEMU exits 0 on every SYSTEM_OFF: the hypervisor's end status says whose end it was.
+                guard let ramFile else { return .guestPoweredOff }
+                let state = ramFile.runEndState
+                return state == .guestPoweredOff ? .guestPoweredOff : .hypervisorStopped(state)
+            }
             if let timeout = options.timeout, MonotonicClock.now - start >= timeout { return .timedOut(seconds: timeout) }
             return nil
         }
 
         var result = RecordingResult(end: .producerFinished, consumer: nil, drainStatistics: nil, outputBytes: 0,
-                                     seconds: 0, command: command, ramFilePath: ram.path)
-        guard let openOutput else {
+                                     seconds: 0, command: command, ramFilePath: ramFile?.path ?? "")
+        guard let openOutput, let ram = ramFile else {
             // `run` without `--record`: the same machine, nothing drained.
             var end = stopReason()
             while end == nil {
@@ -243,7 +253,7 @@ public enum RecordingSession {
                 case .timedOut, .producerFinished:
                     throw RecordingError.regionNeverAppeared(path: ram.path, offset: TraceRegion.ramFileOffset,
                                                              waitedSeconds: (waited * 10).rounded() / 10, qemuExited: false)
-                case .guestPoweredOff, .qemuEnded:
+                case .guestPoweredOff, .qemuEnded, .hypervisorStopped:
                     throw RecordingError.regionNeverAppeared(path: ram.path, offset: TraceRegion.ramFileOffset,
                                                              waitedSeconds: (waited * 10).rounded() / 10, qemuExited: true)
                 }
@@ -310,21 +320,12 @@ public enum RecordingSession {
     /// Makes sure QEMU has ended (SIGTERM, then SIGKILL after 5 s) and returns the final reason.
     private static func endRun(qemu: ChildProcess, reason: RecordingEnd) throws(RecordingError) -> RecordingEnd {
         switch reason {
-        case .guestPoweredOff, .qemuEnded:
+        case .guestPoweredOff, .qemuEnded, .hypervisorStopped:
             return reason
         case .interrupted, .timedOut, .producerFinished:
             // Ctrl-C at the terminal reaches QEMU too; SIGTERM covers a signal sent to us alone.
             qemu.stop(grace: 5)
             return reason
         }
-    }
-
-    static func requireFile(_ path: String, hint: String) throws(RecordingError) {
-        guard access(path, R_OK) == 0 else { throw .missingFile(path: path, hint: hint) }
-    }
-
-    static func fileSize(_ path: String) throws(RecordingError) -> UInt64 {
-        guard let size = PosixFile.size(atPath: path) else { throw .ramFile(path: path, operation: "stat", errno: errno) }
-        return size
     }
 }

@@ -7,6 +7,7 @@ import Glibc
 import Darwin
 #endif
 import TraceFormat
+import HypervisorModel
 
 /// The display name of an `exitEntry.ec` value: the ESR_EL2 class name or the asynchronous exit name.
 public func exitReasonName(_ ec: UInt8) -> String {
@@ -76,6 +77,9 @@ public enum RecordingEnd: Equatable, Sendable, CustomStringConvertible {
     case timedOut(seconds: Double)
     /// The producer of a QEMU-less drain finished.
     case producerFinished
+    /// QEMU exited 0, but the hypervisor's end status (RunEndStatus) says the guest did not reach
+    /// its own end (nil: no end status at all — not this hypervisor, or it never started).
+    case hypervisorStopped(RunEndState?)
 
     public var description: String {
         switch self {
@@ -84,6 +88,10 @@ public enum RecordingEnd: Equatable, Sendable, CustomStringConvertible {
         case let .interrupted(signal): return "interrupted by \(String(cString: strsignal(signal)))"
         case let .timedOut(seconds): return "timed out after \(seconds) s"
         case .producerFinished: return "producer finished"
+        case let .hypervisorStopped(state?): return state.summary
+        case .hypervisorStopped(nil):
+            return "QEMU exited 0 but the hypervisor left no end status at RAM file offset 0x"
+                + String(RunEndStatus.ramFileOffset, radix: 16) + " (not this hypervisor, or it never started)"
         }
     }
 }

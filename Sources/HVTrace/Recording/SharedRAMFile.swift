@@ -7,6 +7,7 @@ import Glibc
 import Darwin
 #endif
 import TraceFormat
+import HypervisorModel
 
 /// A RAM file in /dev/shm that we create, size and map MAP_SHARED before QEMU opens it, and remove on
 /// every way out (`remove()`, deinit, or the cleanup registry on a signal).
@@ -68,6 +69,16 @@ public final class SharedRAMFile {
     public var region: UnsafeMutableRawPointer { base + Int(TraceRegion.ramFileOffset) }
     /// Bytes mapped from the region base to the end of the file.
     public var regionLength: Int { size - Int(TraceRegion.ramFileOffset) }
+
+    /// What the hypervisor's end-status block says (RunEndStatus), nil when it holds no valid
+    /// block (the hypervisor never started, or the file is too small to hold it).
+    public var runEndState: RunEndState? {
+        guard size >= Int(RunEndStatus.ramFileOffset) + RunEndStatus.size else { return nil }
+        let block = base + Int(RunEndStatus.ramFileOffset)
+        guard UInt64(littleEndian: block.loadUnaligned(fromByteOffset: RunEndStatus.magicOffset, as: UInt64.self)) == RunEndStatus.magic
+        else { return nil }
+        return RunEndState(rawValue: UInt32(littleEndian: block.loadUnaligned(fromByteOffset: RunEndStatus.stateOffset, as: UInt32.self)))
+    }
 
     /// Whether the region magic has appeared (the hypervisor initialised the region).
     public var regionMagicPresent: Bool {

@@ -21,16 +21,41 @@ extension RingMode: ExpressibleByArgument {
     public static var allValueStrings: [String] { ["overwrite", "stop-when-full"] }
 }
 
-/// The options `record` and `run` share: which guest, how QEMU runs, how long.
+/// `--memory` / `--machine-memory` values: `512M`, `2G`, `1536MiB`, bytes.
+func parseMemorySize(_ text: String) throws -> MemorySize {
+    guard let size = MemorySize(parsing: text) else { throw ValidationError("give a size such as 512M, 1536M or 2G") }
+    return size
+}
+
+/// The options `record`, `run` and `top` share: which guest, what machine, how QEMU runs, how long.
+/// Every launcher (hypervisor/scripts/run-qemu.sh, scripts/run-linux-direct.sh, test-linux.sh)
+/// passes its options through to these.
 struct GuestRunOptions: ParsableArguments {
-    @Option(help: "The guest to run.")
+    @Option(help: ArgumentHelp("The guest to run.", valueName: "guest"))
     var guest: GuestKind
 
-    @Option(help: ArgumentHelp("Guest kernel image (default: the guest's image in the repository).", valueName: "file"))
+    @Option(help: ArgumentHelp("Guest kernel image (default: the guest's image in the repository; required for nimbos).", valueName: "file"))
     var image: String?
 
     @Option(help: ArgumentHelp("Linux initramfs (default: cache/guests/linux/initramfs.cpio.gz).", valueName: "file"))
     var initramfs: String?
+
+    @Flag(help: "Run the guest directly on QEMU without the hypervisor (the baseline; linux and nimbos).")
+    var direct = false
+
+    @Option(help: ArgumentHelp("Physical CPUs QEMU emulates (-smp), 1…8.", valueName: "n"))
+    var cpus = 2
+
+    @Option(help: ArgumentHelp("The VM's vCPUs, at most --cpus (default: one per physical CPU for linux, 1 otherwise).", valueName: "n"))
+    var vcpus: Int?
+
+    @Option(help: ArgumentHelp("Guest RAM, e.g. 512M or 2G: linux 256M…3G (default 256M); the other guests have 128M.", valueName: "size"),
+            transform: parseMemorySize)
+    var memory: MemorySize?
+
+    @Option(help: ArgumentHelp("Machine RAM (QEMU -m; default: the hypervisor's 256M plus --memory, at least 1G).", valueName: "size"),
+            transform: parseMemorySize)
+    var machineMemory: MemorySize?
 
     @Flag(help: "Reproducible run: -icount shift=0,sleep=off, dtb-randomness=off, a VM clock from 2024-01-01.")
     var deterministic = false
@@ -41,11 +66,17 @@ struct GuestRunOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Stop QEMU after this many seconds (exit status 124).", valueName: "seconds"))
     var timeout: Double?
 
-    @Option(help: "Physical CPUs QEMU emulates.")
-    var cpus = 2
-
-    @Option(name: .customLong("append"), help: ArgumentHelp("Extra words for the hypervisor's boot arguments.", valueName: "words"))
+    @Option(name: .customLong("append"), help: ArgumentHelp("Extra words for the hypervisor's boot arguments (words after `--` go to the Linux command line).", valueName: "words"))
     var extraBootArguments: String?
+
+    @Option(name: .customLong("guest-append"), help: ArgumentHelp("Extra words for the Linux kernel's command line.", valueName: "words"))
+    var guestCommandLine: String?
+
+    @Flag(help: "Linux: boot into the interactive busybox shell (hvtrace.shell=1; `exit` powers off).")
+    var shell = false
+
+    @Option(help: ArgumentHelp("--direct: give Linux this DTB instead of QEMU's own.", valueName: "file"))
+    var dtb: String?
 
     @Flag(help: "Do not run `make -C hypervisor` first.")
     var noBuild = false
@@ -62,20 +93,37 @@ struct GuestRunOptions: ParsableArguments {
     @Option(help: ArgumentHelp("QEMU command: an executable, optionally followed by words placed before QEMU's arguments (e.g. a wrapper).", valueName: "command"))
     var qemu = "qemu-system-aarch64"
 
+    @Argument(parsing: .postTerminator, help: ArgumentHelp("Extra QEMU arguments after `--`, placed after hvtrace's own (e.g. -- -icount shift=0).", valueName: "qemu-arguments"))
+    var qemuArguments: [String] = []
+
     func validate() throws {
-        if cpus < 1 || cpus > 8 { throw ValidationError("--cpus must be 1…8") }
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
+        // The shape and the option combinations, before anything is built or started.
+        do {
+            try GuestLaunch.checkOptions(recordingOptions)
+            _ = try recordingOptions.machine.resolve(for: guest, direct: direct)
+        } catch {
+            throw ValidationError(error.description)
+        }
     }
+
+    /// Space-separated words of an option value.
+    private func words(_ text: String?) -> [String] { text.map { $0.split(separator: " ").map(String.init) } ?? [] }
 
     var recordingOptions: RecordingOptions {
         var options = RecordingOptions(guest: guest)
         options.image = image
         options.initramfs = initramfs
+        options.direct = direct
+        options.machine = MachineRequest(physicalCPUs: cpus, vcpus: vcpus, guestRAM: memory, machineRAM: machineMemory)
         options.deterministic = deterministic
         options.mode = mode
         options.timeout = timeout
-        options.cpuCount = cpus
-        options.extraBootArguments = extraBootArguments.map { $0.split(separator: " ").map(String.init) } ?? []
+        options.extraBootArguments = words(extraBootArguments)
+        options.guestCommandLine = words(guestCommandLine)
+        options.shell = shell
+        options.deviceTree = dtb
+        options.qemuExtraArguments = qemuArguments
         options.buildHypervisor = !noBuild && !dryRun
         options.repositoryRoot = root
         let words = qemu.split(separator: " ").map(String.init)

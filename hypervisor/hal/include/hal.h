@@ -25,7 +25,7 @@
 #define PER_CPU_TRACE_PRODUCER 24
 #define PER_CPU_SIZE           32
 
-#define HAL_MAX_CPUS           4
+#define HAL_MAX_CPUS           8
 #define HAL_STACK_SIZE         0x8000 /* 32 KiB EL2 stack per physical CPU   */
 
 #ifndef __ASSEMBLER__
