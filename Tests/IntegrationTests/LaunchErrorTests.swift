@@ -46,6 +46,19 @@ struct LaunchErrorTests {
         #expect(!output.contains("guest powered off"), "\(output)")
     }
 
+    @Test("a Linux panic (SYSTEM_RESET after panic=1) is not the guest's end: hvtrace exits 1",
+          .enabled(if: LinuxGuestTests.guestImagesPresent, "no cache/guests/linux images (scripts/setup-guests.sh)"))
+    func linuxPanicIsNotAnEnd() throws {
+        try buildOnce.get()
+        // A later rdinit= wins: no init, the kernel panics and reboots after 1 s; -no-reboot ends QEMU.
+        let (status, output) = try Self.hvtrace(["run", "--guest", "linux", "--cpus", "1", "--guest-append", "rdinit=/no-such-init panic=1"],
+                                                timeout: 120)
+        #expect(status == 1, "\(output.suffix(3000))")
+        #expect(output.contains("Kernel panic"), "\(output.suffix(3000))")
+        #expect(output.contains("hv: guest requested SYSTEM_RESET"), "\(output.suffix(3000))")
+        #expect(output.contains("hvtrace: guest requested SYSTEM_RESET"), "\(output.suffix(3000))")
+    }
+
     @Test("the guest's debug panic ends QEMU (no hang) and hvtrace exits 1")
     func guestPanicEndsTheRun() throws {
         try buildOnce.get()

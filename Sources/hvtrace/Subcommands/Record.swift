@@ -169,7 +169,12 @@ func runSession(_ run: GuestRunOptions, output: String?, keepRAMFile: Bool, quie
                                  + "largest backlog \(statistics.largestBacklog) pages, file \(result.outputBytes) bytes")
         }
     } else {
-        printToStandardError("hvtrace: \(result.end)")
+        if run.direct && result.end == .guestPoweredOff {
+            // No hypervisor, no end status: QEMU exits 0 on a power-off and (with -no-reboot) on a reset alike.
+            printToStandardError("hvtrace: QEMU exited 0 (--direct: the guest powered off or reset; without the hypervisor nothing tells them apart)")
+        } else {
+            printToStandardError("hvtrace: \(result.end)")
+        }
     }
     if result.exitCode != 0 { throw ExitCode(result.exitCode) }
 }
